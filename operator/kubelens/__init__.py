@@ -1,0 +1,1 @@
+"""kubelens: LLM-driven runtime investigation for Kubernetes."""

@@ -1,0 +1,88 @@
+"""Secret redaction: the one place that decides what never leaves kubelens.
+
+Everything a skill returns, every log line and every event text passes through
+:func:`redact` before it can reach a model, a status field or a Kubernetes Event.
+The patterns aim at what really leaks on nodes: cloud keys, JWTs, bearer and basic
+headers, ``password=`` style pairs in command lines and environments, connection
+strings with credentials, and PEM private keys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "[REDACTED]"
+
+#: Keys whose values are secret whatever they look like (matched case-insensitively,
+#: as a whole word inside the key: ``DB_PASSWORD``, ``apiKey``, ``x-auth-token``).
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
+    r"|credential|authorization|session[_-]?key|client[_-]?secret|signature|cookie)",
+    re.IGNORECASE,
+)
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # PEM blocks: private keys and certificates with keys.
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)",
+            re.DOTALL,
+        ),
+        MASK,
+    ),
+    # Authorization headers: Bearer / Basic / token schemes.
+    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
+    # JSON Web Tokens.
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
+    # Credentials in URLs: scheme://user:password@host.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@"), r"\1:" + MASK + "@"),
+    # AWS access key ids and secret keys.
+    (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"), MASK),
+    # Google API keys, GitHub, GitLab, Slack and OpenAI/Anthropic style tokens.
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
+    (re.compile(r"\b(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}\b"), MASK),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), MASK),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), MASK),
+    (re.compile(r"\bsk-(ant-)?[A-Za-z0-9_-]{16,}\b"), MASK),
+    # key=value / key: value pairs whose key names a secret (command lines, env, logs).
+    (
+        re.compile(
+            r"(?i)([\w.-]*(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|apikey"
+            r"|access[_-]?key|private[_-]?key|credentials?|client[_-]?secret)[\w.-]*)"
+            r"(\"?\s*[=:]\s*\"?|\s+)(?!\[REDACTED\])([^\s\"',;&]+)"
+        ),
+        r"\1\2" + MASK,
+    ),
+    # Connection strings with Password=... (ADO.NET / JDBC style).
+    (re.compile(r"(?i)(pwd|password)=([^;\s]+)"), r"\1=" + MASK),
+)
+
+
+def redact_text(text: str) -> str:
+    """Mask every secret-looking part of a string."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _is_secret_key(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
+
+
+def redact(value: Any) -> Any:
+    """Redact a JSON-like value: strings are scanned, secret-named keys masked whole."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _is_secret_key(key) and isinstance(item, str):
+                out[key] = MASK
+            else:
+                out[key] = redact(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
