@@ -133,6 +133,11 @@ class Skill:
         """Numeric readings from a snapshot for anomaly detection. None by default."""
         return []
 
+    def summarize(self, snapshot: Mapping[str, Any]) -> str:
+        """One line for reports; a snapshot's own ``summary`` key when it has one."""
+        summary = snapshot.get("summary")
+        return str(summary) if summary else ""
+
     def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
         """Anomalies a snapshot shows outright (an OOM kill, CrashLoopBackOff). None by default."""
         return []

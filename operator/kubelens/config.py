@@ -1,0 +1,238 @@
+"""Settings: the one place every kubelens setting is declared.
+
+Each field is a command-line flag (``--max-iterations``) and an environment variable
+(``KUBELENS_MAX_ITERATIONS``); a flag beats the environment, the environment beats the
+default. ``commands`` says which subcommands take it. ``docs/configuration.md`` is
+generated from this class (``kubelens config-doc``) and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "KUBELENS_"
+
+INVESTIGATE = "investigate"
+OPERATOR = "operator"
+AGENT = "agent"
+WEBHOOK = "webhook"
+REPLAY = "replay"
+RUNNERS = (INVESTIGATE, OPERATOR, REPLAY)  # commands that run the coordinator
+
+
+def _opt(default: Any, help: str, *commands: str, env: tuple[str, ...] = (), **bounds: Any) -> Any:
+    """A setting: its default, its help text, the subcommands that take it."""
+    return Field(
+        default,
+        description=help,
+        **bounds,
+        json_schema_extra={"commands": list(commands), "env_aliases": list(env)},
+    )
+
+
+class Settings(BaseModel):
+    """Every setting of every subcommand."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # --- investigation -----------------------------------------------------------
+    reason: str = _opt(
+        "", "Why you are investigating: the question the coordinator answers.", INVESTIGATE
+    )
+    skills: list[str] = _opt(
+        [],
+        "Skills the coordinator may use, comma-separated (default: all available).",
+        INVESTIGATE,
+        OPERATOR,
+        REPLAY,
+    )
+    model: str = _opt(
+        "",
+        "litellm model string (e.g. openai/gpt-4o-mini, anthropic/claude-3-5-sonnet, "
+        "ollama/llama3). Empty: the built-in rule-based analyst.",
+        *RUNNERS,
+    )
+    max_iterations: int = _opt(25, "Most LLM turns in one run.", *RUNNERS, ge=1, le=200)
+    timeout: float = _opt(300.0, "Deadline of one run, in seconds.", *RUNNERS, ge=1, le=3600)
+    compaction_max_tokens: int = _opt(
+        50_000, "Conversation size (tokens) that triggers compaction.", *RUNNERS, ge=1_000
+    )
+    compaction_keep_last: int = _opt(
+        5, "Messages kept verbatim when the conversation is compacted.", *RUNNERS, ge=1, le=50
+    )
+    llm_retries: int = _opt(2, "Retries of a failed LLM call.", *RUNNERS, ge=0, le=10)
+    llm_timeout: float = _opt(60.0, "Timeout of one LLM call, seconds.", *RUNNERS, gt=0, le=600)
+    output: Literal["text", "json"] = _opt(
+        "text",
+        "Output format: a readable report (text) or one JSON object (json).",
+        INVESTIGATE,
+        REPLAY,
+    )
+    samples: int = _opt(3, "Snapshots taken before investigating.", INVESTIGATE, ge=1, le=120)
+    sample_interval: float = _opt(1.0, "Seconds between those snapshots.", INVESTIGATE, ge=0, le=60)
+    namespace: str = _opt(
+        "",
+        "investigate: the cluster namespace to investigate with the cluster skills (needs a "
+        "kubeconfig); operator/agent/webhook: the namespace kubelens is installed in.",
+        INVESTIGATE,
+        OPERATOR,
+        AGENT,
+        WEBHOOK,
+    )
+    node_skills: bool = _opt(
+        False, "With --namespace, also run the node skills on this machine.", INVESTIGATE
+    )
+    kubeconfig: str = _opt(
+        "",
+        "Path of a kubeconfig (default: in-cluster, then ~/.kube/config).",
+        INVESTIGATE,
+        OPERATOR,
+        AGENT,
+        WEBHOOK,
+        env=("KUBECONFIG",),
+    )
+
+    # --- host paths (node skills) -----------------------------------------------
+    host_proc: Path = _opt(Path("/proc"), "Where the host's /proc is mounted.", INVESTIGATE, AGENT)
+    host_cgroup: Path = _opt(
+        Path("/sys/fs/cgroup"), "Where the host's cgroup tree is mounted.", INVESTIGATE, AGENT
+    )
+    host_root: Path = _opt(
+        Path("/"), "Where the host's root filesystem is mounted.", INVESTIGATE, AGENT
+    )
+
+    # --- operator ----------------------------------------------------------------
+    model_allowlist: list[str] = _opt(
+        [], "Models an Investigation's spec.model may choose, comma-separated.", OPERATOR
+    )
+    watch_namespaces: list[str] = _opt(
+        [], "Namespaces the operator serves, comma-separated (default: all).", OPERATOR
+    )
+    metrics_port: int = _opt(
+        9090, "Port of the Prometheus /metrics endpoint (0: off).", OPERATOR, AGENT, ge=0, le=65535
+    )
+    health_port: int = _opt(8081, "Port of the /healthz probe.", OPERATOR, ge=1, le=65535)
+
+    # --- agent -------------------------------------------------------------------
+    node_name: str = _opt("", "The node this agent runs on.", AGENT, env=("NODE_NAME",))
+    agent_port: int = _opt(8181, "Port of the agent's skill API.", OPERATOR, AGENT, ge=1, le=65535)
+    agent_interval: float = _opt(
+        15.0, "Seconds between the agent's snapshots.", AGENT, ge=0.1, le=3600
+    )
+    agent_token: str = _opt(
+        "",
+        "Static bearer token shared by operator and agents (fallback to TokenReview).",
+        OPERATOR,
+        AGENT,
+    )
+    operator_service_account: str = _opt(
+        "", "Identity allowed to call the agent (system:serviceaccount:NS:NAME).", AGENT
+    )
+    auto_investigate: bool = _opt(
+        False, "Create an Investigation for critical notifications.", AGENT
+    )
+    notification_retention: float = _opt(
+        86_400.0, "Seconds a Resolved Notification is kept.", AGENT, ge=60
+    )
+
+    # --- webhook -----------------------------------------------------------------
+    webhook_port: int = _opt(
+        8080, "Port of the Alertmanager webhook receiver.", WEBHOOK, ge=1, le=65535
+    )
+    webhook_token: str = _opt("", "Bearer token Alertmanager must send.", WEBHOOK)
+    webhook_basic_auth: str = _opt(
+        "", "USER:PASSWORD for basic auth, an alternative to the token.", WEBHOOK
+    )
+    webhook_default_namespace: str = _opt(
+        "default", "Namespace for alerts without a namespace label.", WEBHOOK
+    )
+
+    log_level: Literal["debug", "info", "warning", "error"] = _opt(
+        "warning", "Log level.", INVESTIGATE, OPERATOR, AGENT, WEBHOOK, REPLAY
+    )
+
+    @field_validator("skills", "model_allowlist", "watch_namespaces", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+def env_names(field: str) -> list[str]:
+    extra = Settings.model_fields[field].json_schema_extra
+    aliases = list(extra.get("env_aliases", [])) if isinstance(extra, dict) else []
+    return [ENV_PREFIX + field.upper(), *[str(a) for a in aliases]]
+
+
+def commands_of(field: str) -> list[str]:
+    extra = Settings.model_fields[field].json_schema_extra
+    return [str(c) for c in extra.get("commands", [])] if isinstance(extra, dict) else []
+
+
+def fields_for(command: str) -> list[str]:
+    return [name for name in Settings.model_fields if command in commands_of(name)]
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    for name in Settings.model_fields:
+        for env in env_names(name):
+            if environ.get(env):
+                values[name] = environ[env]
+                break
+    return values
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value; the message names the flag and what is wrong."""
+
+
+def load(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge defaults, environment and flags; raise SettingsError with one line."""
+    merged: dict[str, Any] = {**from_environment(environ), **flags}
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            flag = "--" + field.replace("_", "-")
+            problems.append(f"{flag} (or {env_names(field)[0]}): {error['msg']}")
+        raise SettingsError("; ".join(problems)) from None
+
+
+def configuration_markdown() -> str:
+    """The reference table for docs/configuration.md."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is a command-line flag and an environment variable. A flag beats the",
+        "environment; the environment beats the default. Generated from",
+        "`operator/kubelens/config.py` by `kubelens config-doc`; a test keeps it in step.",
+        "",
+        "| Flag | Environment | Default | Commands | Meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        if isinstance(default, list):
+            default = ",".join(default)
+        shown = f"`{default}`" if default not in ("", None) else "(empty)"
+        envs = ", ".join(f"`{e}`" for e in env_names(name))
+        lines.append(
+            f"| `--{name.replace('_', '-')}` | {envs} | {shown} | "
+            f"{', '.join(commands_of(name))} | {info.description} |"
+        )
+    lines.append("")
+    lines.append(
+        "LLM provider keys come from each provider's usual environment variable "
+        "(`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `AZURE_API_KEY`, ...), never from a resource."
+    )
+    return "\n".join(lines) + "\n"

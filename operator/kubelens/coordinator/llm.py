@@ -1,0 +1,176 @@
+"""The model side of the loop: one protocol, and its litellm implementation.
+
+Everything that talks to a language model goes through :class:`ModelClient`, so the
+coordinator cannot tell the built-in rule-based analyst from GPT, Claude or a local
+Ollama. :class:`LiteLLMClient` is the one place that imports litellm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kubelens.models import Usage
+from kubelens.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+# litellm fetches its price list from the network at import unless told not to.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+Message = dict[str, Any]
+ToolSchema = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    #: The raw JSON text the model sent; parsing it is the coordinator's job, so a
+    #: malformed call can be handed back to the model as an error.
+    arguments: str
+
+
+@dataclass
+class Completion:
+    content: str | None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+
+
+class ModelError(RuntimeError):
+    """The model could not be reached or kept failing; the message says why."""
+
+
+class ModelClient(Protocol):
+    name: str
+
+    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+        """One turn: the conversation so far in, an answer (text and/or tool calls) out."""
+        ...
+
+    def count_tokens(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> int:
+        ...
+
+
+def count_tokens(model: str, messages: list[Message], tools: list[ToolSchema] | None) -> int:
+    import litellm
+
+    try:
+        return int(litellm.token_counter(model=model, messages=messages, tools=tools))
+    except Exception:  # an unknown tokenizer must not stop an investigation
+        chars = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or ""))
+                    for m in messages)
+        return chars // 4
+
+
+_RETRYABLE = (
+    "RateLimitError",
+    "APIConnectionError",
+    "ServiceUnavailableError",
+    "InternalServerError",
+    "Timeout",
+    "APIError",
+)
+
+
+@dataclass
+class LiteLLMClient:
+    """Any litellm model: ``openai/gpt-4o-mini``, ``anthropic/...``, ``ollama/...``.
+
+    Provider keys come from the provider's usual environment variables. Rate limits,
+    5xx answers and timeouts are retried with backoff (honouring ``Retry-After``);
+    what still fails becomes a :class:`ModelError` with the provider's reason.
+    """
+
+    model: str
+    retries: int = 2
+    timeout: float = 60.0
+    api_base: str | None = None
+    api_key: str | None = None
+    backoff: float = 1.0
+
+    @property
+    def name(self) -> str:
+        return self.model
+
+    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+        import litellm
+
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "timeout": self.timeout,
+            "num_retries": 0,  # retries are ours, so they honour our deadline
+        }
+        if tools:
+            kwargs["tools"] = tools
+            kwargs["tool_choice"] = "auto"
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        attempt = 0
+        while True:
+            try:
+                response = await asyncio.wait_for(
+                    litellm.acompletion(**kwargs), timeout=self.timeout + 5
+                )
+                return self._completion(response)
+            except (TimeoutError, Exception) as exc:
+                kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+                retryable = kind in _RETRYABLE or isinstance(exc, TimeoutError)
+                if not retryable or attempt >= self.retries:
+                    raise ModelError(_describe(self.model, kind, exc, attempt + 1)) from exc
+                delay = _retry_after(exc) or self.backoff * (2**attempt) * (0.5 + random.random())
+                log.warning("model %s: %s, retrying in %.1fs", self.model, kind, delay)
+                await asyncio.sleep(delay)
+                attempt += 1
+
+    def count_tokens(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> int:
+        return count_tokens(self.model, messages, tools)
+
+    def _completion(self, response: Any) -> Completion:
+        import litellm
+
+        choice = response.choices[0]
+        message = choice.message
+        calls = [
+            ToolCall(
+                id=str(call.id or f"call_{index}"),
+                name=str(call.function.name or ""),
+                arguments=str(call.function.arguments or ""),
+            )
+            for index, call in enumerate(getattr(message, "tool_calls", None) or [])
+        ]
+        usage = Usage(llm_calls=1)
+        raw_usage = getattr(response, "usage", None)
+        if raw_usage is not None:
+            usage.prompt_tokens = int(getattr(raw_usage, "prompt_tokens", 0) or 0)
+            usage.completion_tokens = int(getattr(raw_usage, "completion_tokens", 0) or 0)
+        try:
+            usage.cost = float(litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # litellm knows no price for this model: cost stays unknown (0)
+            usage.cost = 0.0
+        return Completion(content=message.content, tool_calls=calls, usage=usage)
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    try:
+        return min(float(value), 30.0) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(model: str, kind: str, exc: BaseException, attempts: int) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else kind
+    if len(text) > 300:
+        text = text[:300] + "…"
+    return redact_text(f"model {model} failed after {attempts} attempt(s): {kind}: {text}")

@@ -1,0 +1,131 @@
+"""In-process ports: notifications kept in memory and skills run in this process.
+
+``kubelens investigate`` uses both; the operator uses :class:`InProcessOperators` for
+its cluster skills; replay uses both over recorded files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from kubelens.detection import AnomalyDetector
+from kubelens.models import (
+    Notification,
+    NotificationState,
+    OperatorResult,
+    ToolResult,
+    ToolStatus,
+    utcnow,
+)
+from kubelens.redact import redact
+from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill, cap_result
+
+
+class InMemoryNotificationStore:
+    """Notifications of one local run, merged by fingerprint like the agent does."""
+
+    def __init__(self, notifications: Sequence[Notification] = ()) -> None:
+        self._by_id: dict[str, Notification] = {}
+        self._lock = asyncio.Lock()
+        for notification in notifications:
+            self._merge(notification)
+
+    def _merge(self, notification: Notification) -> Notification:
+        for existing in self._by_id.values():
+            if (
+                existing.fingerprint == notification.fingerprint
+                and existing.state is not NotificationState.RESOLVED
+            ):
+                existing.count += 1
+                existing.last_seen = utcnow()
+                return existing
+        self._by_id[notification.id] = notification
+        return notification
+
+    async def list(self, state: NotificationState | None = None) -> list[Notification]:
+        return [n for n in self._by_id.values() if state is None or n.state is state]
+
+    async def add(self, notifications: Sequence[Notification]) -> list[Notification]:
+        async with self._lock:
+            return [self._merge(n) for n in notifications]
+
+    async def transition(
+        self,
+        ids: Sequence[str],
+        state: NotificationState,
+        reason: str,
+        insight_id: str | None = None,
+    ) -> list[str]:
+        moved = []
+        async with self._lock:
+            for notification_id in ids:
+                notification = self._by_id.get(notification_id)
+                if notification is None:
+                    continue
+                notification.state = state
+                notification.reason = reason or notification.reason
+                if insight_id:
+                    notification.insight_id = insight_id
+                moved.append(notification_id)
+        return moved
+
+
+class InProcessOperators:
+    """Runs skills in this process (in a worker thread, so /proc reads never block the loop)."""
+
+    def __init__(
+        self,
+        skills: Sequence[Skill],
+        store: Any,
+        source: str,
+        detector: AnomalyDetector | None = None,
+        result_cap: int = DEFAULT_RESULT_CAP,
+    ) -> None:
+        self.skills = {skill.name: skill for skill in skills}
+        self.store = store
+        self.source = source
+        self.detector = detector or AnomalyDetector(node=source)
+        self.result_cap = result_cap
+
+    def catalog(self) -> list[dict[str, Any]]:
+        return [skill.describe() for skill in self.skills.values()]
+
+    async def invoke(self, skill: str, context: str) -> list[OperatorResult]:
+        target = self.skills.get(skill)
+        if target is None:
+            return []
+        started = time.perf_counter()
+        try:
+            raw, raised = await asyncio.to_thread(self._snapshot_and_detect, target)
+        except Exception as exc:
+            return [OperatorResult(
+                skill=skill, source=self.source, status=ToolStatus.ERROR,
+                error=f"{type(exc).__name__}: {exc}",
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )]
+        stored = await self.store.add(raised)
+        capped = cap_result(ToolResult.ok(redact(raw)), self.result_cap, hint="")
+        snapshot = capped.data if isinstance(capped.data, dict) else {"value": capped.data}
+        return [OperatorResult(
+            skill=skill,
+            source=self.source,
+            status=ToolStatus.OK,
+            summary=target.summarize(raw),
+            snapshot=snapshot,
+            notification_ids=[n.id for n in stored],
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )]
+
+    def _snapshot_and_detect(self, skill: Skill) -> tuple[dict[str, Any], list[Notification]]:
+        raw = skill.snapshot()
+        return raw, self.detector.observe(skill, raw)
+
+    async def call(self, skill: str, tool: str, arguments: dict[str, Any]) -> ToolResult:
+        target = self.skills.get(skill)
+        if target is None:
+            known = ", ".join(sorted(self.skills)) or "none"
+            return ToolResult.fail(f"unknown skill {skill!r}; available skills: {known}")
+        return await asyncio.to_thread(target.call, tool, arguments)
