@@ -57,6 +57,10 @@ class Settings(BaseModel):
         "ollama/llama3). Empty: the built-in rule-based analyst.",
         *RUNNERS,
     )
+    llm_api_base: str = _opt(
+        "", "Base URL of an OpenAI-compatible server or a proxy (e.g. http://ollama:11434).",
+        *RUNNERS,
+    )
     max_iterations: int = _opt(25, "Most LLM turns in one run.", *RUNNERS, ge=1, le=200)
     timeout: float = _opt(300.0, "Deadline of one run, in seconds.", *RUNNERS, ge=1, le=3600)
     compaction_max_tokens: int = _opt(

@@ -1,0 +1,5 @@
+import sys
+
+from kubelens.cli import main
+
+sys.exit(main())

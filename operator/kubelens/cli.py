@@ -1,0 +1,139 @@
+"""The ``kubelens`` command: one entry point, a subcommand per part.
+
+Flags are generated from :class:`kubelens.config.Settings`, so every setting is a flag
+and a ``KUBELENS_*`` variable and is shown in ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, get_args
+
+from kubelens import config
+from kubelens.config import Settings, SettingsError
+from kubelens.models import RunOutcome
+
+#: Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_MODEL = 3
+EXIT_TIMEOUT = 4
+EXIT_INCOMPLETE = 5
+EXIT_CANCELLED = 130
+
+_OUTCOME_EXIT = {
+    RunOutcome.DONE: EXIT_OK,
+    RunOutcome.FAILED: EXIT_MODEL,
+    RunOutcome.TIMEOUT: EXIT_TIMEOUT,
+    RunOutcome.MAX_ITERATIONS: EXIT_INCOMPLETE,
+    RunOutcome.CANCELLED: EXIT_CANCELLED,
+}
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    for name in config.fields_for(command):
+        info = Settings.model_fields[name]
+        flag = "--" + name.replace("_", "-")
+        envs = " or ".join(config.env_names(name))
+        default = info.default
+        if isinstance(default, list):
+            default = ",".join(default) or "(all)"
+        help_text = f"{info.description} [env {envs}; default {default!s}]"
+        choices = get_args(info.annotation) if "Literal" in str(info.annotation) else None
+        if info.annotation is bool:
+            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(flag, dest=name, default=argparse.SUPPRESS,
+                                choices=choices or None, help=help_text, metavar=None
+                                if choices else name.split("_")[-1].upper())
+
+
+def _investigate(settings: Settings, args: argparse.Namespace) -> int:
+    from kubelens import local, report
+
+    if not settings.reason.strip():
+        return _fail("--reason is required: say what you are investigating")
+    progress = report.Progress() if settings.output == "text" else None
+    try:
+        result = asyncio.run(local.investigate(settings, listener=progress))
+    except local.UnknownSkillError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_CANCELLED)
+    if settings.output == "json":
+        sys.stdout.write(report.as_json(result) + "\n")
+    else:
+        sys.stdout.write(report.as_text(result, settings.reason))
+    code = _OUTCOME_EXIT[result.outcome]
+    if code != EXIT_OK:
+        print(f"kubelens: investigation {result.outcome.value}: {result.message}",
+              file=sys.stderr)
+    return code
+
+
+def _config_doc(settings: Settings, args: argparse.Namespace) -> int:
+    sys.stdout.write(config.configuration_markdown())
+    return EXIT_OK
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"kubelens: {message}", file=sys.stderr)
+    return code
+
+
+def _commands() -> dict[str, tuple[str, str, Command]]:
+    """name → (settings group, help, function). Parts register here as they land."""
+    commands: dict[str, tuple[str, str, Command]] = {
+        "investigate": (config.INVESTIGATE,
+                        "Investigate this machine (and a namespace, with a kubeconfig).",
+                        _investigate),
+        "config-doc": ("", "Print the configuration reference (docs/configuration.md).",
+                       _config_doc),
+    }
+    return commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kubelens",
+        description="LLM-driven runtime investigation for Kubernetes. Every flag is also a "
+        "KUBELENS_* environment variable; see docs/configuration.md.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (group, help_text, _) in _commands().items():
+        child = sub.add_parser(name, help=help_text, description=help_text)
+        if group:
+            _add_setting_flags(child, group)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    flags: dict[str, Any] = {
+        key: value for key, value in vars(args).items()
+        if key in Settings.model_fields
+    }
+    try:
+        settings = config.load(flags)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    _, _, function = _commands()[args.command]
+    return function(settings, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

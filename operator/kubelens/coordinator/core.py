@@ -1,0 +1,544 @@
+"""beamlens's Coordinator in Python: the LLM tool loop that turns notifications into insights.
+
+One :class:`Coordinator` runs one investigation at a time; a run asked for while one
+is active waits its turn (FIFO). A run ends on ``done``, on ``max_iterations``, on the
+deadline, on cancellation, or when the model keeps failing, and always returns what it
+found so far. Nothing the model sends can crash the loop: unknown tools, malformed JSON
+and bad arguments go back to it as errors it can correct.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from kubelens.coordinator import prompts
+from kubelens.coordinator.llm import Completion, Message, ModelClient, ModelError, ToolCall
+from kubelens.coordinator.ports import NotificationStore, Operators
+from kubelens.models import (
+    Insight,
+    Notification,
+    NotificationState,
+    OperatorResult,
+    RunOutcome,
+    RunResult,
+    ToolResult,
+    ToolStatus,
+)
+from kubelens.redact import redact
+from kubelens.skills.base import DEFAULT_RESULT_CAP, cap_result
+
+log = logging.getLogger(__name__)
+
+#: How long invoke_operators waits before handing back what has finished; the rest keep
+#: running and are delivered at the start of a later turn.
+OPERATOR_WAIT_SECONDS = 30.0
+
+_STATES = {
+    "unread": NotificationState.UNREAD,
+    "acknowledged": NotificationState.ACKNOWLEDGED,
+    "resolved": NotificationState.RESOLVED,
+}
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """Progress of a run, for live displays, Kubernetes Events and status updates."""
+
+    kind: str  # started, iteration, tool, insight, operator_results, finished
+    iteration: int
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[RunEvent], Awaitable[None] | None]
+
+
+@dataclass
+class RunOptions:
+    max_iterations: int = 25
+    timeout: float = 300.0
+    skills: Sequence[str] | None = None
+    token_budget: int | None = None
+    cost_budget: float | None = None
+    investigation: str | None = None
+
+
+class _Finished(Exception):
+    def __init__(self, outcome: RunOutcome, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+
+
+class _Run:
+    """The state of one investigation: conversation, results, pending operators."""
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        context: Mapping[str, Any],
+        options: RunOptions,
+        store: NotificationStore,
+        operators: Operators,
+        listener: Listener | None,
+        prior_insights: Sequence[Insight],
+    ) -> None:
+        self.coordinator = coordinator
+        self.model = coordinator.model
+        self.context = context
+        self.options = options
+        self.store = store
+        self.operators = operators
+        self.listener = listener
+        self.result = RunResult(analyst=self.model.name, insights=list(prior_insights))
+        self.messages: list[Message] = []
+        self.pending: set[asyncio.Task[list[OperatorResult]]] = set()
+        self.iteration = 0
+        self.done = False
+        self.allowed_skills = self._allowed_skills()
+
+    def _allowed_skills(self) -> set[str]:
+        available = {skill["name"] for skill in self.operators.catalog()}
+        wanted = set(self.options.skills or available)
+        return wanted & available
+
+    async def emit(self, kind: str, **data: Any) -> None:
+        if self.listener is None:
+            return
+        try:
+            outcome = self.listener(RunEvent(kind, self.iteration, data))
+            if asyncio.iscoroutine(outcome):
+                await outcome
+        except Exception:  # a broken display must not end an investigation
+            log.exception("run listener failed on %s", kind)
+
+    # --- the loop ------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        catalog = [s for s in self.operators.catalog() if s["name"] in self.allowed_skills]
+        unread = await self.store.list(NotificationState.UNREAD)
+        self.messages = [
+            {"role": "system", "content": prompts.SYSTEM_PROMPT},
+            {"role": "user", "content": prompts.first_message(
+                self.context, unread, catalog, self.result.insights)},
+        ]
+        await self.emit("started", notifications=len(unread))
+        while not self.done:
+            if self.iteration >= self.options.max_iterations:
+                raise _Finished(RunOutcome.MAX_ITERATIONS,
+                                f"stopped after max_iterations={self.options.max_iterations}")
+            self.iteration += 1
+            self.coordinator._iteration = self.iteration
+            await self.emit("iteration")
+            self._deliver_finished_operators()
+            await self._compact_if_needed()
+            final = self.iteration == self.options.max_iterations
+            tools = [
+                schema for name, schema in prompts.TOOLS.items()
+                if not final or name in prompts.FINAL_TOOLS
+            ]
+            completion = await self._complete(tools)
+            self.messages.append(_assistant_message(completion))
+            if not completion.tool_calls:
+                self.messages.append({
+                    "role": "user",
+                    "content": "Use the tools to continue; call done when you are finished.",
+                })
+                continue
+            for call in completion.tool_calls:
+                result = await self._dispatch(call)
+                self.result.usage.tool_calls += 1
+                await self.emit("tool", tool=call.name, status=result.status.value)
+                self.messages.append({
+                    "role": "tool",
+                    "tool_call_id": call.id,
+                    "name": call.name,
+                    "content": json.dumps(result.wire(), default=str),
+                })
+            self._check_budget()
+        return self.result
+
+    async def _complete(self, tools: list[dict[str, Any]]) -> Completion:
+        try:
+            completion = await self.model.complete(self.messages, tools)
+        except ModelError as exc:
+            raise _Finished(RunOutcome.FAILED, str(exc)) from None
+        self.result.usage.add(completion.usage)
+        return completion
+
+    def _check_budget(self) -> None:
+        usage = self.result.usage
+        budget = self.options.token_budget
+        if budget is not None and usage.prompt_tokens + usage.completion_tokens > budget:
+            raise _Finished(RunOutcome.FAILED, f"token budget of {budget} exhausted")
+        if self.options.cost_budget is not None and usage.cost > self.options.cost_budget:
+            raise _Finished(RunOutcome.FAILED,
+                            f"cost budget of {self.options.cost_budget} exhausted")
+
+    # --- tools ---------------------------------------------------------------------
+
+    async def _dispatch(self, call: ToolCall) -> ToolResult:
+        handler = _HANDLERS.get(call.name)
+        if handler is None:
+            return ToolResult.fail(
+                f"unknown tool {call.name!r}; available tools: {', '.join(prompts.TOOLS)}"
+            )
+        try:
+            arguments = json.loads(call.arguments) if call.arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            return ToolResult.fail(
+                f"arguments of {call.name} are not valid JSON ({exc.msg} at position "
+                f"{exc.pos}); send a JSON object matching the tool's schema"
+            )
+        if not isinstance(arguments, dict):
+            return ToolResult.fail(f"arguments of {call.name} must be a JSON object")
+        try:
+            return await handler(self, arguments)
+        except (KeyError, TypeError, ValueError, ValidationError) as exc:
+            return ToolResult.fail(f"bad arguments for {call.name}: {_short(exc)}")
+
+    async def get_notifications(self, args: dict[str, Any]) -> ToolResult:
+        status = str(args.get("status", "unread"))
+        if status != "all" and status not in _STATES:
+            return ToolResult.fail(f"status must be one of {prompts.STATUS_ENUM}")
+        notifications = await self.store.list(_STATES.get(status))
+        if not notifications:
+            return ToolResult.empty(f"no {status} notifications")
+        items = [_notification_view(n) for n in notifications[:50]]
+        return cap_result(ToolResult.ok({"notifications": items, "total": len(notifications)}),
+                          DEFAULT_RESULT_CAP, hint="filter by status")
+
+    async def update_notification_statuses(self, args: dict[str, Any]) -> ToolResult:
+        ids = [str(i) for i in args["ids"]]
+        status = str(args["status"])
+        if status not in ("acknowledged", "resolved"):
+            return ToolResult.fail("status must be 'acknowledged' or 'resolved'")
+        moved = await self.store.transition(ids, _STATES[status], str(args.get("reason", "")))
+        unknown = sorted(set(ids) - set(moved))
+        if unknown and not moved:
+            return ToolResult.fail(f"no such notifications: {', '.join(unknown)}")
+        return ToolResult.ok({"updated": moved, "unknown": unknown})
+
+    async def invoke_operators(self, args: dict[str, Any]) -> ToolResult:
+        requested = [str(s) for s in args.get("skills") or sorted(self.allowed_skills)]
+        unknown = [s for s in requested if s not in self.allowed_skills]
+        if unknown:
+            return ToolResult.fail(
+                f"unknown or disallowed skills: {', '.join(unknown)}; "
+                f"available: {', '.join(sorted(self.allowed_skills))}"
+            )
+        context = str(args.get("context", ""))
+        tasks = [asyncio.ensure_future(self.operators.invoke(s, context)) for s in requested]
+        self.pending.update(tasks)
+        done, _ = await asyncio.wait(tasks, timeout=OPERATOR_WAIT_SECONDS)
+        results = self._collect(done)
+        still = len(tasks) - len(done)
+        payload: dict[str, Any] = {"results": [_operator_view(r) for r in results]}
+        if still:
+            payload["still_running"] = still
+            payload["note"] = "results of running operators arrive in a later turn"
+        return cap_result(ToolResult.ok(payload), DEFAULT_RESULT_CAP * 2,
+                          hint="invoke fewer skills at once")
+
+    def _collect(self, finished: set[asyncio.Task[list[OperatorResult]]]) -> list[OperatorResult]:
+        results: list[OperatorResult] = []
+        for task in finished:
+            self.pending.discard(task)
+            try:
+                results.extend(task.result())
+            except Exception as exc:
+                results.append(OperatorResult(skill="?", source="?", status=ToolStatus.ERROR,
+                                              error=f"{type(exc).__name__}: {exc}"))
+        self.result.operator_results.extend(results)
+        return results
+
+    def _deliver_finished_operators(self) -> None:
+        finished = {task for task in self.pending if task.done()}
+        if not finished:
+            return
+        results = self._collect(finished)
+        self.messages.append({
+            "role": "user",
+            "content": "Operator results that finished since your last turn (data):\n"
+            + json.dumps([_operator_view(r) for r in results], default=str)[:DEFAULT_RESULT_CAP],
+        })
+
+    async def call_skill(self, args: dict[str, Any]) -> ToolResult:
+        skill = str(args["skill"])
+        if skill not in self.allowed_skills:
+            return ToolResult.fail(
+                f"unknown or disallowed skill {skill!r}; "
+                f"available: {', '.join(sorted(self.allowed_skills))}"
+            )
+        arguments = args.get("arguments") or {}
+        if not isinstance(arguments, dict):
+            return ToolResult.fail("arguments must be a JSON object")
+        return await self.operators.call(skill, str(args["tool"]), arguments)
+
+    async def produce_insight(self, args: dict[str, Any]) -> ToolResult:
+        ids = [str(i) for i in args.get("notification_ids", [])]
+        known = {n.id for n in await self.store.list()}
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            return ToolResult.fail(
+                f"unknown notification ids: {', '.join(unknown)}; "
+                "cite ids returned by get_notifications or invoke_operators"
+            )
+        fields = {k: v for k, v in args.items() if k in Insight.model_fields}
+        fields["notification_ids"] = ids
+        insight = Insight.model_validate(redact(fields))
+        duplicate = self._duplicate_of(insight)
+        if duplicate is not None:
+            return ToolResult.ok({"insight_id": duplicate.id, "note": "already recorded"})
+        await self.store.transition(ids, NotificationState.RESOLVED,
+                                    f"cited by insight {insight.id}", insight_id=insight.id)
+        self.result.insights.append(insight)
+        await self.emit("insight", insight=insight)
+        return ToolResult.ok({"insight_id": insight.id, "resolved": ids})
+
+    def _duplicate_of(self, insight: Insight) -> Insight | None:
+        """An insight over the same notifications, or the same words, is one insight."""
+        for existing in self.result.insights:
+            if insight.notification_ids and (
+                set(existing.notification_ids) == set(insight.notification_ids)
+            ):
+                return existing
+            if existing.summary.strip().lower() == insight.summary.strip().lower():
+                return existing
+        return None
+
+    async def think(self, args: dict[str, Any]) -> ToolResult:
+        return ToolResult.ok({"noted": True})
+
+    async def finish(self, args: dict[str, Any]) -> ToolResult:
+        running = [task for task in self.pending if not task.done()]
+        if running:
+            return ToolResult.fail(
+                f"{len(running)} operator(s) are still running; their results arrive in a "
+                "later turn: continue, then call done"
+            )
+        self.done = True
+        return ToolResult.ok({"finished": True})
+
+    # --- compaction ----------------------------------------------------------------
+
+    async def _compact_if_needed(self) -> None:
+        limit = self.coordinator.compaction_max_tokens
+        if self.model.count_tokens(self.messages) <= limit:
+            return
+        keep = self.coordinator.compaction_keep_last
+        head, older, recent = self.messages[:2], self.messages[2:-keep], self.messages[-keep:]
+        # A tool message must follow the assistant message that called it: widen the
+        # kept tail back to that assistant turn.
+        while recent and recent[0].get("role") == "tool" and older:
+            recent.insert(0, older.pop())
+        if not older:
+            return
+        summary = await self._summarise(older)
+        notifications = await self.store.list()
+        ids = {
+            "notifications": {n.id: n.state.value for n in notifications},
+            "insights": [i.id for i in self.result.insights],
+        }
+        self.messages = [
+            *head,
+            {"role": "user", "content": (
+                "Summary of the earlier investigation (compacted):\n" + summary
+                + "\nIds so far (authoritative): " + json.dumps(ids)
+            )},
+            *recent,
+        ]
+        await self.emit("compacted", dropped=len(older))
+
+    async def _summarise(self, older: list[Message]) -> str:
+        transcript = json.dumps(older, default=str)[-60_000:]
+        request: list[Message] = [
+            {"role": "system", "content": "Summarise this investigation transcript in under "
+             "300 words: findings, notification ids, insight ids, open questions."},
+            {"role": "user", "content": transcript},
+        ]
+        try:
+            completion = await self.model.complete(request, [])
+        except ModelError as exc:
+            log.warning("compaction summary failed: %s", exc)
+            return "(summary unavailable: " + str(exc) + ")"
+        self.result.usage.add(completion.usage)
+        return completion.content or ""
+
+
+_Handler = Callable[[_Run, dict[str, Any]], Awaitable[ToolResult]]
+_HANDLERS: dict[str, _Handler] = {
+    "get_notifications": _Run.get_notifications,
+    "update_notification_statuses": _Run.update_notification_statuses,
+    "invoke_operators": _Run.invoke_operators,
+    "call_skill": _Run.call_skill,
+    "produce_insight": _Run.produce_insight,
+    "think": _Run.think,
+    "done": _Run.finish,
+}
+
+
+def _assistant_message(completion: Completion) -> Message:
+    message: Message = {"role": "assistant", "content": completion.content or ""}
+    if completion.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function",
+             "function": {"name": c.name, "arguments": c.arguments}}
+            for c in completion.tool_calls
+        ]
+    return message
+
+
+def _notification_view(notification: Notification) -> dict[str, Any]:
+    view = notification.wire()
+    view.pop("snapshots", None)
+    if notification.snapshots:
+        view["evidence"] = notification.snapshots[-1].data
+    return view
+
+
+def _operator_view(result: OperatorResult) -> dict[str, Any]:
+    return result.wire()
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+    if isinstance(exc, KeyError):
+        return f"missing required argument {exc}"
+    return str(exc)
+
+
+class Coordinator:
+    """Runs investigations one at a time (FIFO), with any model and any ports.
+
+    >>> coordinator = Coordinator(model=AnalystModel(), store=..., operators=...)
+    >>> result = await coordinator.run({"reason": "pods restarting"})
+    """
+
+    def __init__(
+        self,
+        model: ModelClient,
+        store: NotificationStore,
+        operators: Operators,
+        compaction_max_tokens: int = 50_000,
+        compaction_keep_last: int = 5,
+    ) -> None:
+        self.model = model
+        self.store = store
+        self.operators = operators
+        self.compaction_max_tokens = compaction_max_tokens
+        self.compaction_keep_last = compaction_keep_last
+        self._lock = asyncio.Lock()  # asyncio.Lock wakes waiters in FIFO order
+        self._waiting = 0
+        self._iteration = 0
+        self._current: str | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "state": "running" if self._lock.locked() else "idle",
+            "investigation": self._current,
+            "iteration": self._iteration,
+            "queued": self._waiting,
+        }
+
+    async def run(
+        self,
+        context: Mapping[str, Any],
+        notifications: Sequence[Notification] = (),
+        max_iterations: int = 25,
+        timeout: float = 300.0,
+        skills: Sequence[str] | None = None,
+        *,
+        listener: Listener | None = None,
+        prior_insights: Sequence[Insight] = (),
+        options: RunOptions | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> RunResult:
+        """Investigate; waits its turn if another run is active. Never raises on model
+        failure, timeout or cancellation: the result's ``outcome`` and ``message`` say."""
+        options = options or RunOptions(
+            max_iterations=max_iterations, timeout=timeout, skills=skills
+        )
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._run_now(context, notifications, options, listener,
+                                       prior_insights, cancel)
+        finally:
+            self._lock.release()
+
+    async def _run_now(
+        self,
+        context: Mapping[str, Any],
+        notifications: Sequence[Notification],
+        options: RunOptions,
+        listener: Listener | None,
+        prior_insights: Sequence[Insight],
+        cancel: asyncio.Event | None,
+    ) -> RunResult:
+        self._current = options.investigation
+        self._iteration = 0
+        if notifications:
+            await self.store.add(notifications)
+        run = _Run(self, context, options, self.store, self.operators, listener, prior_insights)
+        started = time.monotonic()
+        task = asyncio.ensure_future(run.execute())
+        waiters: set[asyncio.Future[Any]] = {task}
+        cancelled = asyncio.ensure_future(cancel.wait()) if cancel else None
+        if cancelled:
+            waiters.add(cancelled)
+        try:
+            done, _ = await asyncio.wait(waiters, timeout=options.timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                exc = task.exception()
+                if isinstance(exc, _Finished):
+                    run.result.outcome, run.result.message = exc.outcome, exc.message
+                elif exc is not None:
+                    raise exc
+                else:
+                    run.result.outcome = RunOutcome.DONE
+                    run.result.message = "finished"
+            else:
+                await _stop(task)
+                if cancelled is not None and cancelled in done:
+                    run.result.outcome = RunOutcome.CANCELLED
+                    run.result.message = "cancelled"
+                else:
+                    run.result.outcome = RunOutcome.TIMEOUT
+                    run.result.message = f"deadline of {options.timeout:g}s reached"
+        finally:
+            if cancelled is not None:
+                cancelled.cancel()
+            for pending in list(run.pending):
+                await _stop(pending)
+            self._current = None
+        run.result.iterations = run.iteration
+        log.info("run finished: %s after %d iterations in %.2fs", run.result.outcome.value,
+                 run.iteration, time.monotonic() - started)
+        await run.emit("finished", outcome=run.result.outcome.value)
+        return run.result
+
+
+async def _stop(task: asyncio.Future[Any]) -> None:
+    if task.done():
+        return
+    task.cancel()
+    try:
+        await task
+    except (asyncio.CancelledError, Exception):  # the task's own error is moot once stopped
+        pass
+

@@ -1,0 +1,98 @@
+"""``kubelens investigate``: the coordinator on this machine, no cluster or key needed.
+
+It samples the node skills a few times (so counters have deltas and the detector has
+readings), then runs the same :class:`~kubelens.coordinator.Coordinator` the operator
+runs, with in-process ports. With ``--namespace`` and a kubeconfig it adds the cluster
+skills for that namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from kubelens.config import Settings
+from kubelens.coordinator import Coordinator, build_model
+from kubelens.coordinator.core import Listener, RunOptions
+from kubelens.detection import AnomalyDetector
+from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
+from kubelens.models import RunResult
+from kubelens.skills import node_skills
+from kubelens.skills.base import HostPaths, Skill
+
+
+class UnknownSkillError(ValueError):
+    """``--skills`` named a skill that does not exist here."""
+
+
+def host_paths(settings: Settings) -> HostPaths:
+    return HostPaths(proc=settings.host_proc, cgroup=settings.host_cgroup,
+                     rootfs=settings.host_root)
+
+
+async def sample(
+    skills: Sequence[Skill],
+    detector: AnomalyDetector,
+    store: InMemoryNotificationStore,
+    samples: int,
+    interval: float,
+) -> None:
+    """Feed ``samples`` snapshots of each skill to the detector, ``interval`` apart."""
+    for index in range(samples):
+        for skill in skills:
+            try:
+                raw = await asyncio.to_thread(skill.snapshot)
+            except Exception:  # a skill that cannot read here reports it when invoked
+                continue
+            await store.add(detector.observe(skill, raw))
+        if index + 1 < samples and interval > 0:
+            await asyncio.sleep(interval)
+
+
+def select_skills(available: Sequence[Skill], wanted: Sequence[str]) -> list[Skill]:
+    if not wanted:
+        return list(available)
+    by_name = {skill.name: skill for skill in available}
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise UnknownSkillError(
+            f"unknown skill(s): {', '.join(unknown)}; available: {', '.join(sorted(by_name))}"
+        )
+    return [by_name[name] for name in wanted]
+
+
+async def investigate(settings: Settings, listener: Listener | None = None) -> RunResult:
+    node = socket.gethostname()
+    available: list[Skill] = []
+    if not settings.namespace or settings.node_skills:
+        available.extend(node_skills(host_paths(settings)))
+    if settings.namespace:
+        from kubelens.cluster import cluster_skills_for
+
+        available.extend(cluster_skills_for(settings))
+    skills = select_skills(available, settings.skills)
+    store = InMemoryNotificationStore()
+    detector = AnomalyDetector(node=node)
+    await sample(skills, detector, store, settings.samples, settings.sample_interval)
+    operators = InProcessOperators(skills, store, source=node, detector=detector)
+    coordinator = Coordinator(
+        model=build_model(settings),
+        store=store,
+        operators=operators,
+        compaction_max_tokens=settings.compaction_max_tokens,
+        compaction_keep_last=settings.compaction_keep_last,
+    )
+    context: dict[str, Any] = {"reason": settings.reason, "node": node}
+    if settings.namespace:
+        context["namespace"] = settings.namespace
+    return await coordinator.run(
+        context,
+        listener=listener,
+        options=RunOptions(
+            max_iterations=settings.max_iterations,
+            timeout=settings.timeout,
+            skills=[skill.name for skill in skills],
+        ),
+    )
