@@ -1,0 +1,47 @@
+"""Cluster skills: read-only views of the Kubernetes API (pods, events, logs, nodes,
+workloads), each reading through a :class:`ClusterSource`."""
+
+from __future__ import annotations
+
+from kubelens.skills.base import Skill
+from kubelens.skills.cluster.events import EventsSkill
+from kubelens.skills.cluster.logs import LogsSkill
+from kubelens.skills.cluster.nodes import NodesSkill
+from kubelens.skills.cluster.pods import PodsSkill
+from kubelens.skills.cluster.source import (
+    ClusterSource,
+    ClusterSourceError,
+    KubernetesSource,
+    StaticSource,
+)
+from kubelens.skills.cluster.workloads import WorkloadsSkill
+
+CLUSTER_SKILLS: tuple[type[Skill], ...] = (
+    PodsSkill, EventsSkill, LogsSkill, NodesSkill, WorkloadsSkill
+)
+
+
+def cluster_skills(source: ClusterSource, namespace: str | None = None) -> list[Skill]:
+    """Every cluster skill, reading ``source`` within ``namespace`` (None: all)."""
+    return [
+        PodsSkill(source, namespace),
+        EventsSkill(source, namespace),
+        LogsSkill(source, namespace),
+        NodesSkill(source, namespace),
+        WorkloadsSkill(source, namespace),
+    ]
+
+
+__all__ = [
+    "CLUSTER_SKILLS",
+    "ClusterSource",
+    "ClusterSourceError",
+    "EventsSkill",
+    "KubernetesSource",
+    "LogsSkill",
+    "NodesSkill",
+    "PodsSkill",
+    "StaticSource",
+    "WorkloadsSkill",
+    "cluster_skills",
+]

@@ -1,0 +1,352 @@
+"""The ``pods`` skill: pod phases, restarts, container states and why they fail."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from kubelens import anomalies
+from kubelens.models import Severity, Subject, ToolResult
+from kubelens.skills.base import Finding
+from kubelens.skills.cluster.common import (
+    CONFIG_ERROR_REASONS,
+    IMAGE_PULL_REASONS,
+    ClusterSkill,
+    condition,
+    container_specs,
+    container_statuses,
+    is_problem_pod,
+    limited,
+    meta,
+    name_of,
+    namespace_of,
+    parse_missing_reference,
+    parse_quantity,
+    pod_line,
+    pod_summary,
+    resources,
+    section,
+    short,
+    sort_problem_first,
+)
+from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
+
+#: Problem pods described in full in a snapshot; the rest are counted.
+SNAPSHOT_PROBLEM_PODS = 15
+_EVICTED_RESOURCE = re.compile(r"low on resource:\s*([\w-]+)")
+
+
+class PodsSkill(ClusterSkill):
+    name = "pods"
+    description = "Pod phases, restarts, container states (OOMKilled, CrashLoop, ImagePull)."
+    prompt = (
+        "pods: read container state and lastState. OOMKilled or exit 137 means the memory "
+        "limit was hit; CrashLoopBackOff means the process keeps exiting (check logs); "
+        "ImagePullBackOff and CreateContainerConfigError messages name the image or the "
+        "missing ConfigMap/Secret key; Pending pods carry the scheduler's reason."
+    )
+
+    def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
+        super().__init__(source, namespace)
+        self._last_problem_pods: dict[tuple[str | None, str], Mapping[str, Any]] = {}
+        self.add_tool(
+            "list_pods", "Pods, problems first.",
+            {"properties": {
+                "phase": {"type": "string",
+                          "enum": ["Pending", "Running", "Succeeded", "Failed", "Unknown"]},
+                "node": {"type": "string", "maxLength": 253},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+            }},
+            self.list_pods,
+        )
+        self.add_tool(
+            "describe_pod", "One pod: containers, states, resources, conditions.",
+            {"properties": {"name": {"type": "string", "maxLength": 253}},
+             "required": ["name"]},
+            self.describe_pod,
+        )
+        self.add_tool(
+            "problem_pods", "Pods not ready, restarting, pending or failed.",
+            {"properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 100}}},
+            self.problem_pods,
+        )
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> dict[str, Any]:
+        errors: list[str] = []
+        pods = self.read("Pod", errors)
+        by_phase: dict[str, int] = {}
+        for pod in pods:
+            phase = str(section(pod, "status").get("phase") or "Unknown")
+            by_phase[phase] = by_phase.get(phase, 0) + 1
+        problems = [p for p in sort_problem_first(pods) if is_problem_pod(p)]
+        self._last_problem_pods = {
+            (namespace_of(p), name_of(p)): p for p in problems[:SNAPSHOT_PROBLEM_PODS]
+        }
+        snapshot: dict[str, Any] = {
+            "namespace": self.namespace,
+            "total": len(pods),
+            "by_phase": by_phase,
+            "problem_count": len(problems),
+            "problem_pods": [pod_summary(p) for p in problems[:SNAPSHOT_PROBLEM_PODS]],
+        }
+        if errors:
+            snapshot["errors"] = errors
+        return snapshot
+
+    def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
+        # The snapshot holds summaries only; findings need the full objects: those the
+        # last snapshot read, else (a recorded snapshot) the pods it names read again.
+        found: list[Finding] = []
+        for summary in snapshot.get("problem_pods") or []:
+            key = (summary.get("namespace"), str(summary.get("name")))
+            pod = self._last_problem_pods.get(key)
+            if pod is None:
+                try:
+                    pod = self.source.get("Pod", key[0], key[1])
+                except ClusterSourceError:
+                    continue
+            if pod is not None:
+                found.extend(pod_findings(pod))
+        return found
+
+    # ------------------------------------------------------------------ tools
+
+    def list_pods(
+        self, phase: str | None = None, node: str | None = None, limit: int = 50
+    ) -> ToolResult:
+        selectors = []
+        if phase:
+            selectors.append(f"status.phase={phase}")
+        if node:
+            selectors.append(f"spec.nodeName={node}")
+        pods = self.list_kind("Pod", field_selector=",".join(selectors) or None)
+        if not pods:
+            return ToolResult.empty("no pods match" + (f" (phase={phase})" if phase else "")
+                                    + (f" (node={node})" if node else ""))
+        return ToolResult.ok(limited([pod_line(p) for p in sort_problem_first(pods)], limit))
+
+    def describe_pod(self, name: str) -> ToolResult:
+        pod = self.find("Pod", name)
+        if pod is None:
+            return ToolResult.empty(f"no pod named {name!r} in {self.namespace or 'any namespace'}")
+        described = pod_summary(pod)
+        spec = section(pod, "spec")
+        described["configRefs"] = config_references(pod)
+        described["probes"] = {
+            name: sorted(k for k in ("livenessProbe", "readinessProbe", "startupProbe") if k in c)
+            for name, c in container_specs(pod).items()
+        }
+        if spec.get("nodeSelector"):
+            described["nodeSelector"] = spec.get("nodeSelector")
+        claims = claim_names(pod)
+        if claims:
+            described["claims"] = claims
+        annotations = {
+            # last-applied-configuration repeats the whole spec: noise, and it may hold env
+            key: short(value, 120) for key, value in (meta(pod).get("annotations") or {}).items()
+            if key != "kubectl.kubernetes.io/last-applied-configuration"
+        }
+        if annotations:
+            described["annotations"] = annotations
+        return ToolResult.ok(described)
+
+    def problem_pods(self, limit: int = 20) -> ToolResult:
+        pods = [p for p in sort_problem_first(self.list_kind("Pod")) if is_problem_pod(p)]
+        if not pods:
+            return ToolResult.empty("every pod is ready and none has restarted")
+        return ToolResult.ok(limited([pod_summary(p) for p in pods], limit))
+
+
+# ---------------------------------------------------------------------- findings
+
+
+def claim_names(pod: Mapping[str, Any]) -> list[str]:
+    return [
+        str(section(v, "persistentVolumeClaim").get("claimName"))
+        for v in section(pod, "spec").get("volumes") or []
+        if isinstance(v, Mapping) and section(v, "persistentVolumeClaim").get("claimName")
+    ]
+
+
+def config_references(pod: Mapping[str, Any]) -> list[str]:
+    """The ConfigMaps and Secrets a pod's containers and volumes read (names only)."""
+    refs: set[str] = set()
+    for container in container_specs(pod).values():
+        for source in container.get("envFrom") or []:
+            for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+                if section(source, key).get("name"):
+                    refs.add(f"{kind}/{section(source, key)['name']}")
+        for env in container.get("env") or []:
+            value_from = section(env, "valueFrom")
+            for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                ref = section(value_from, key)
+                if ref.get("name"):
+                    refs.add(f"{kind}/{ref['name']}:{ref.get('key')}")
+    for volume in section(pod, "spec").get("volumes") or []:
+        if not isinstance(volume, Mapping):
+            continue
+        if section(volume, "configMap").get("name"):
+            refs.add(f"ConfigMap/{section(volume, 'configMap')['name']}")
+        if section(volume, "secret").get("secretName"):
+            refs.add(f"Secret/{section(volume, 'secret')['secretName']}")
+    return sorted(refs)
+
+
+def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
+    """Categorical anomalies of one pod, most specific first, at most one per container."""
+    namespace, pod_name = namespace_of(pod), name_of(pod)
+    subject = Subject(kind="Pod", name=pod_name, namespace=namespace)
+    status, spec = section(pod, "status"), section(pod, "spec")
+    node = spec.get("nodeName")
+    where = f"pod {namespace}/{pod_name}" + (f" on node {node}" if node else "")
+    base_evidence: dict[str, Any] = {"pod": pod_name, "namespace": namespace, "node": node}
+    found: list[Finding] = []
+
+    if status.get("reason") == "Evicted":
+        message = str(status.get("message") or "")
+        resource = _EVICTED_RESOURCE.search(message)
+        found.append(Finding(
+            anomaly_type=anomalies.POD_EVICTED, severity=Severity.WARNING, subject=subject,
+            observation=f"{where} was evicted: {short(message, 160)}",
+            hypothesis="the kubelet evicted it to relieve node resource pressure",
+            context=where,
+            evidence={**base_evidence, "message": short(message),
+                      "resource": resource.group(1) if resource else None},
+        ))
+        return found
+
+    scheduled = condition(pod, "PodScheduled")
+    if (status.get("phase") == "Pending" and scheduled and scheduled.get("status") == "False"
+            and scheduled.get("reason") == "Unschedulable"):
+        message = str(scheduled.get("message") or "")
+        found.append(Finding(
+            anomaly_type=anomalies.POD_PENDING, severity=Severity.WARNING, subject=subject,
+            observation=f"{where} is Pending, unschedulable: {short(message, 200)}",
+            hypothesis="the scheduler finds no node that fits the pod's requests or constraints",
+            context=where,
+            evidence={**base_evidence, "reason": "Unschedulable", "message": short(message),
+                      "claims": claim_names(pod),
+                      "requests": {n: resources(c).get("requests", {})
+                                   for n, c in container_specs(pod).items()}},
+        ))
+
+    specs = container_specs(pod)
+    for container_status in container_statuses(pod):
+        finding = _container_finding(container_status, specs, subject, where, base_evidence)
+        if finding is not None:
+            found.append(finding)
+
+    if not found and _running_unready_with_restarts(pod, specs):
+        unready = [str(s.get("name")) for s in container_statuses(pod) if not s.get("ready")]
+        found.append(Finding(
+            anomaly_type=anomalies.PROBE_FAILURE, severity=Severity.WARNING, subject=subject,
+            observation=(f"{where} is Running but not Ready (containers {', '.join(unready)}) "
+                         f"and has restarted {sum_restarts(pod)} times"),
+            hypothesis="its liveness/readiness probes fail, so it is restarted and kept out "
+                       "of service",
+            context=where,
+            evidence={**base_evidence, "containers": unready, "restarts": sum_restarts(pod),
+                      "lastTerminated": {
+                          str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
+                          for s in container_statuses(pod)
+                          if section(section(s, "lastState"), "terminated")}},
+        ))
+    return found
+
+
+def sum_restarts(pod: Mapping[str, Any]) -> int:
+    return sum(int(s.get("restartCount") or 0) for s in container_statuses(pod))
+
+
+def _running_unready_with_restarts(
+    pod: Mapping[str, Any], specs: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    if section(pod, "status").get("phase") != "Running" or sum_restarts(pod) == 0:
+        return False
+    for container_status in container_statuses(pod):
+        spec = specs.get(str(container_status.get("name"))) or {}
+        probed = "livenessProbe" in spec or "readinessProbe" in spec
+        if probed and not container_status.get("ready"):
+            return True
+    return False
+
+
+def _container_finding(
+    status: Mapping[str, Any],
+    specs: Mapping[str, Mapping[str, Any]],
+    subject: Subject,
+    where: str,
+    base_evidence: Mapping[str, Any],
+) -> Finding | None:
+    name = str(status.get("name"))
+    spec = specs.get(name) or {}
+    state = section(status, "state")
+    waiting, terminated = section(state, "waiting"), section(state, "terminated")
+    last = section(section(status, "lastState"), "terminated")
+    restart_count = int(status.get("restartCount") or 0)
+    limits = resources(spec).get("limits", {})
+    evidence: dict[str, Any] = {**base_evidence, "container": name, "restartCount": restart_count}
+
+    oom = last if last.get("reason") == "OOMKilled" else (
+        terminated if terminated.get("reason") == "OOMKilled" else None)
+    if oom is not None:
+        limit = limits.get("memory")
+        evidence.update({
+            "limit": limit, "limit_bytes": parse_quantity(limit),
+            "exitCode": oom.get("exitCode", 137), "reason": "OOMKilled",
+            "finishedAt": oom.get("finishedAt"), "state": waiting.get("reason") or "running",
+        })
+        return Finding(
+            anomaly_type=anomalies.POD_OOM_KILLED, severity=Severity.CRITICAL, subject=subject,
+            observation=(f"container {name} of {where} was OOMKilled (exit "
+                         f"{evidence['exitCode']}), memory limit {limit or 'none'}, "
+                         f"{restart_count} restarts"),
+            hypothesis=("the container's memory use reached its limit and the kernel OOM "
+                        "killer ended it" if limit else
+                        "the node ran out of memory and the kernel OOM killer chose it"),
+            context=where, evidence=evidence,
+        )
+
+    reason = str(waiting.get("reason") or "")
+    message = str(waiting.get("message") or "")
+    if reason in IMAGE_PULL_REASONS:
+        evidence.update({"image": status.get("image") or spec.get("image"), "reason": reason,
+                         "message": short(message)})
+        return Finding(
+            anomaly_type=anomalies.IMAGE_PULL_FAILURE, severity=Severity.CRITICAL,
+            subject=subject,
+            observation=f"container {name} of {where} cannot pull image "
+                        f"{evidence['image']}: {reason}",
+            hypothesis="the image or tag does not exist, the registry refuses the credentials, "
+                       "or the registry is unreachable",
+            context=where, evidence=evidence,
+        )
+    if reason in CONFIG_ERROR_REASONS:
+        missing = parse_missing_reference(message)
+        evidence.update({"reason": reason, "message": short(message), "missing": missing})
+        what = (f"{missing['kind']} {missing['name']}"
+                + (f" key {missing['key']}" if "key" in missing else "")) if missing else ""
+        return Finding(
+            anomaly_type=anomalies.CONFIG_ERROR, severity=Severity.CRITICAL, subject=subject,
+            observation=f"container {name} of {where} cannot be created: {reason}: "
+                        f"{short(message, 160)}",
+            hypothesis=(f"the pod references {what}, which does not exist" if missing else
+                        "the container spec references something the node cannot provide"),
+            context=where, evidence=evidence,
+        )
+    if reason == "CrashLoopBackOff":
+        evidence.update({"reason": reason, "lastReason": last.get("reason"),
+                         "exitCode": last.get("exitCode"), "finishedAt": last.get("finishedAt"),
+                         "message": short(message)})
+        exit_text = f", last exit code {last.get('exitCode')}" if last else ""
+        return Finding(
+            anomaly_type=anomalies.CRASH_LOOP, severity=Severity.CRITICAL, subject=subject,
+            observation=f"container {name} of {where} is in CrashLoopBackOff after "
+                        f"{restart_count} restarts{exit_text}",
+            hypothesis="the process exits soon after start; its logs (previous=true) say why",
+            context=where, evidence=evidence,
+        )
+    return None
