@@ -47,12 +47,22 @@ def _add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
         help_text = f"{info.description} [env {envs}; default {default!s}]"
         choices = get_args(info.annotation) if "Literal" in str(info.annotation) else None
         if info.annotation is bool:
-            parser.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=help_text)
+            parser.add_argument(
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=help_text,
+            )
         else:
-            parser.add_argument(flag, dest=name, default=argparse.SUPPRESS,
-                                choices=choices or None, help=help_text, metavar=None
-                                if choices else name.split("_")[-1].upper())
+            parser.add_argument(
+                flag,
+                dest=name,
+                default=argparse.SUPPRESS,
+                choices=choices or None,
+                help=help_text,
+                metavar=None if choices else name.split("_")[-1].upper(),
+            )
 
 
 def _investigate(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,9 +83,27 @@ def _investigate(settings: Settings, args: argparse.Namespace) -> int:
         sys.stdout.write(report.as_text(result, settings.reason))
     code = _OUTCOME_EXIT[result.outcome]
     if code != EXIT_OK:
-        print(f"kubelens: investigation {result.outcome.value}: {result.message}",
-              file=sys.stderr)
+        print(f"kubelens: investigation {result.outcome.value}: {result.message}", file=sys.stderr)
     return code
+
+
+def _operator(settings: Settings, args: argparse.Namespace) -> int:
+    import kopf
+
+    from kubelens.operator import handlers
+
+    handlers.configure(settings)
+    namespaces = settings.watch_namespaces
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=settings.standalone,
+            peering_name="kubelens",
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+        )
+    )
+    return EXIT_OK
 
 
 def _config_doc(settings: Settings, args: argparse.Namespace) -> int:
@@ -91,11 +119,21 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 def _commands() -> dict[str, tuple[str, str, Command]]:
     """name → (settings group, help, function). Parts register here as they land."""
     commands: dict[str, tuple[str, str, Command]] = {
-        "investigate": (config.INVESTIGATE,
-                        "Investigate this machine (and a namespace, with a kubeconfig).",
-                        _investigate),
-        "config-doc": ("", "Print the configuration reference (docs/configuration.md).",
-                       _config_doc),
+        "investigate": (
+            config.INVESTIGATE,
+            "Investigate this machine (and a namespace, with a kubeconfig).",
+            _investigate,
+        ),
+        "operator": (
+            config.OPERATOR,
+            "Run the Kubernetes operator (Investigation handlers).",
+            _operator,
+        ),
+        "config-doc": (
+            "",
+            "Print the configuration reference (docs/configuration.md).",
+            _config_doc,
+        ),
     }
     return commands
 
@@ -119,8 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     flags: dict[str, Any] = {
-        key: value for key, value in vars(args).items()
-        if key in Settings.model_fields
+        key: value for key, value in vars(args).items() if key in Settings.model_fields
     }
     try:
         settings = config.load(flags)

@@ -23,6 +23,7 @@ AGENT = "agent"
 WEBHOOK = "webhook"
 REPLAY = "replay"
 RUNNERS = (INVESTIGATE, OPERATOR, REPLAY)  # commands that run the coordinator
+LOCAL_RUNS = (INVESTIGATE, REPLAY)  # runs whose options come from flags, not a spec
 
 
 def _opt(default: Any, help: str, *commands: str, env: tuple[str, ...] = (), **bounds: Any) -> Any:
@@ -47,9 +48,7 @@ class Settings(BaseModel):
     skills: list[str] = _opt(
         [],
         "Skills the coordinator may use, comma-separated (default: all available).",
-        INVESTIGATE,
-        OPERATOR,
-        REPLAY,
+        *LOCAL_RUNS,
     )
     model: str = _opt(
         "",
@@ -58,11 +57,12 @@ class Settings(BaseModel):
         *RUNNERS,
     )
     llm_api_base: str = _opt(
-        "", "Base URL of an OpenAI-compatible server or a proxy (e.g. http://ollama:11434).",
+        "",
+        "Base URL of an OpenAI-compatible server or a proxy (e.g. http://ollama:11434).",
         *RUNNERS,
     )
-    max_iterations: int = _opt(25, "Most LLM turns in one run.", *RUNNERS, ge=1, le=200)
-    timeout: float = _opt(300.0, "Deadline of one run, in seconds.", *RUNNERS, ge=1, le=3600)
+    max_iterations: int = _opt(25, "Most LLM turns in one run.", *LOCAL_RUNS, ge=1, le=200)
+    timeout: float = _opt(300.0, "Deadline of one run, in seconds.", *LOCAL_RUNS, ge=1, le=3600)
     compaction_max_tokens: int = _opt(
         50_000, "Conversation size (tokens) that triggers compaction.", *RUNNERS, ge=1_000
     )
@@ -117,6 +117,9 @@ class Settings(BaseModel):
     watch_namespaces: list[str] = _opt(
         [], "Namespaces the operator serves, comma-separated (default: all).", OPERATOR
     )
+    standalone: bool = _opt(
+        False, "Run without kopf peering (only safe with exactly one replica).", OPERATOR
+    )
     metrics_port: int = _opt(
         9090, "Port of the Prometheus /metrics endpoint (0: off).", OPERATOR, AGENT, ge=0, le=65535
     )
@@ -168,15 +171,18 @@ class Settings(BaseModel):
         return value
 
 
-def env_names(field: str) -> list[str]:
+def _extra(field: str, key: str) -> list[str]:
     extra = Settings.model_fields[field].json_schema_extra
-    aliases = list(extra.get("env_aliases", [])) if isinstance(extra, dict) else []
-    return [ENV_PREFIX + field.upper(), *[str(a) for a in aliases]]
+    values = extra.get(key, []) if isinstance(extra, dict) else []
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def env_names(field: str) -> list[str]:
+    return [ENV_PREFIX + field.upper(), *_extra(field, "env_aliases")]
 
 
 def commands_of(field: str) -> list[str]:
-    extra = Settings.model_fields[field].json_schema_extra
-    return [str(c) for c in extra.get("commands", [])] if isinstance(extra, dict) else []
+    return _extra(field, "commands")
 
 
 def fields_for(command: str) -> list[str]:

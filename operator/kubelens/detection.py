@@ -112,9 +112,16 @@ class AnomalyDetector:
             context=f"{metric.key}={_fmt(value)}{metric.unit}",
             node=self.node,
             subject=subject,
-            snapshots=[Snapshot(data={"metric": metric.key, "value": value,
-                                      "warning": threshold.warning,
-                                      "critical": threshold.critical})],
+            snapshots=[
+                Snapshot(
+                    data={
+                        "metric": metric.key,
+                        "value": value,
+                        "warning": threshold.warning,
+                        "critical": threshold.critical,
+                    }
+                )
+            ],
         )
 
     def _baseline(self, skill: str, metric: Metric, value: float) -> Notification | None:
@@ -149,9 +156,17 @@ class AnomalyDetector:
                     node=self.node,
                     subject=subject,
                     fingerprint=_baseline_fingerprint(skill, metric, self.node),
-                    snapshots=[Snapshot(data={"metric": metric.key, "value": value,
-                                              "mean": round(mean, 4), "std": round(std, 4),
-                                              "z": round(z, 2)})],
+                    snapshots=[
+                        Snapshot(
+                            data={
+                                "metric": metric.key,
+                                "value": value,
+                                "mean": round(mean, 4),
+                                "std": round(std, 4),
+                                "z": round(z, 2),
+                            }
+                        )
+                    ],
                 )
         history.append(value)
         return notification

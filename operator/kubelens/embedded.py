@@ -7,6 +7,7 @@ its cluster skills; replay uses both over recorded files.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -48,7 +49,7 @@ class InMemoryNotificationStore:
     async def list(self, state: NotificationState | None = None) -> list[Notification]:
         return [n for n in self._by_id.values() if state is None or n.state is state]
 
-    async def add(self, notifications: Sequence[Notification]) -> list[Notification]:
+    async def add(self, notifications: Sequence[Notification]) -> builtins.list[Notification]:
         async with self._lock:
             return [self._merge(n) for n in notifications]
 
@@ -58,7 +59,7 @@ class InMemoryNotificationStore:
         state: NotificationState,
         reason: str,
         insight_id: str | None = None,
-    ) -> list[str]:
+    ) -> builtins.list[str]:
         moved = []
         async with self._lock:
             for notification_id in ids:
@@ -90,10 +91,10 @@ class InProcessOperators:
         self.detector = detector or AnomalyDetector(node=source)
         self.result_cap = result_cap
 
-    def catalog(self) -> list[dict[str, Any]]:
+    def catalog(self) -> builtins.list[dict[str, Any]]:
         return [skill.describe() for skill in self.skills.values()]
 
-    async def invoke(self, skill: str, context: str) -> list[OperatorResult]:
+    async def invoke(self, skill: str, context: str) -> builtins.list[OperatorResult]:
         target = self.skills.get(skill)
         if target is None:
             return []
@@ -101,23 +102,29 @@ class InProcessOperators:
         try:
             raw, raised = await asyncio.to_thread(self._snapshot_and_detect, target)
         except Exception as exc:
-            return [OperatorResult(
-                skill=skill, source=self.source, status=ToolStatus.ERROR,
-                error=f"{type(exc).__name__}: {exc}",
-                duration_ms=(time.perf_counter() - started) * 1000,
-            )]
+            return [
+                OperatorResult(
+                    skill=skill,
+                    source=self.source,
+                    status=ToolStatus.ERROR,
+                    error=f"{type(exc).__name__}: {exc}",
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+            ]
         stored = await self.store.add(raised)
         capped = cap_result(ToolResult.ok(redact(raw)), self.result_cap, hint="")
         snapshot = capped.data if isinstance(capped.data, dict) else {"value": capped.data}
-        return [OperatorResult(
-            skill=skill,
-            source=self.source,
-            status=ToolStatus.OK,
-            summary=target.summarize(raw),
-            snapshot=snapshot,
-            notification_ids=[n.id for n in stored],
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        )]
+        return [
+            OperatorResult(
+                skill=skill,
+                source=self.source,
+                status=ToolStatus.OK,
+                summary=target.summarize(raw),
+                snapshot=snapshot,
+                notification_ids=[n.id for n in stored],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        ]
 
     def _snapshot_and_detect(self, skill: Skill) -> tuple[dict[str, Any], list[Notification]]:
         raw = skill.snapshot()

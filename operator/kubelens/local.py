@@ -28,8 +28,9 @@ class UnknownSkillError(ValueError):
 
 
 def host_paths(settings: Settings) -> HostPaths:
-    return HostPaths(proc=settings.host_proc, cgroup=settings.host_cgroup,
-                     rootfs=settings.host_root)
+    return HostPaths(
+        proc=settings.host_proc, cgroup=settings.host_cgroup, rootfs=settings.host_root
+    )
 
 
 async def sample(

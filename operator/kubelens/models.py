@@ -77,8 +77,10 @@ class Subject(WireModel):
     namespace: str | None = None
 
     def ref(self) -> str:
-        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else (
-            f"{self.kind}/{self.name}"
+        return (
+            f"{self.kind}/{self.namespace}/{self.name}"
+            if self.namespace
+            else (f"{self.kind}/{self.name}")
         )
 
 
@@ -112,9 +114,7 @@ class Notification(WireModel):
 
     def model_post_init(self, __context: Any) -> None:
         if not self.fingerprint:
-            self.fingerprint = fingerprint(
-                self.skill, self.anomaly_type, self.node, self.subject
-            )
+            self.fingerprint = fingerprint(self.skill, self.anomaly_type, self.node, self.subject)
 
 
 def fingerprint(skill: str, anomaly_type: str, node: str | None, subject: Subject | None) -> str:

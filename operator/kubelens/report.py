@@ -29,20 +29,25 @@ def as_text(result: RunResult, reason: str = "") -> str:
     lines: list[str] = []
     analyst = (
         "built-in rule-based analyst (no model configured)"
-        if result.analyst == ANALYST_NAME else f"model {result.analyst}"
+        if result.analyst == ANALYST_NAME
+        else f"model {result.analyst}"
     )
     lines.append("kubelens investigation")
     if reason:
         lines.append(f"  reason:   {reason}")
     lines.append(f"  analyst:  {analyst}")
-    lines.append(f"  outcome:  {result.outcome.value} after {result.iterations} iteration(s)"
-                 + (f" ({result.message})" if result.outcome is not RunOutcome.DONE else ""))
+    lines.append(
+        f"  outcome:  {result.outcome.value} after {result.iterations} iteration(s)"
+        + (f" ({result.message})" if result.outcome is not RunOutcome.DONE else "")
+    )
     lines.append("")
     if result.insights:
         lines.append(f"Insights ({len(result.insights)})")
         for index, insight in enumerate(result.insights, 1):
-            lines.append(f"  {index}. [{insight.confidence.value} confidence, "
-                         f"{insight.correlation_type.value}] {insight.summary}")
+            lines.append(
+                f"  {index}. [{insight.confidence.value} confidence, "
+                f"{insight.correlation_type.value}] {insight.summary}"
+            )
             if insight.root_cause_hypothesis:
                 grounded = "grounded" if insight.hypothesis_grounded else "not yet grounded"
                 lines.append(f"     root cause ({grounded}): {insight.root_cause_hypothesis}")
@@ -60,8 +65,10 @@ def as_text(result: RunResult, reason: str = "") -> str:
         status = op.status.value if op.status is ToolStatus.OK else f"{op.status.value.upper()}"
         detail = op.summary or op.error or ""
         raised = f", raised {len(op.notification_ids)}" if op.notification_ids else ""
-        lines.append(f"  - {op.skill}@{op.source}: {status} ({op.duration_ms:.0f} ms{raised})"
-                     + (f" {detail}" if detail else ""))
+        lines.append(
+            f"  - {op.skill}@{op.source}: {status} ({op.duration_ms:.0f} ms{raised})"
+            + (f" {detail}" if detail else "")
+        )
     usage = result.usage
     lines.append("")
     lines.append(
@@ -96,8 +103,10 @@ class Progress:
             "finished": f"finished: {detail.get('outcome')}",
         }.get(event.kind, event.kind)
         elapsed = time.monotonic() - self.started
-        self.stream.write(f"\r\033[K[{elapsed:5.1f}s] iteration {event.iteration}, "
-                          f"{self.insights} insight(s): {text}")
+        self.stream.write(
+            f"\r\033[K[{elapsed:5.1f}s] iteration {event.iteration}, "
+            f"{self.insights} insight(s): {text}"
+        )
         if event.kind == "finished":
             self.stream.write("\r\033[K")
         self.stream.flush()

@@ -37,18 +37,29 @@ class AnalystModel:
             return _call(turn, "get_notifications", {"status": "all"})
         notifications = _notifications(messages)
         open_ids = [n.id for n in notifications if n.state.value == "Unread"]
-        if "update_notification_statuses" in offered and open_ids and (
-            "update_notification_statuses" not in called
+        if (
+            "update_notification_statuses" in offered
+            and open_ids
+            and ("update_notification_statuses" not in called)
         ):
-            return _call(turn, "update_notification_statuses", {
-                "ids": open_ids, "status": "acknowledged", "reason": "analysing",
-            })
+            return _call(
+                turn,
+                "update_notification_statuses",
+                {
+                    "ids": open_ids,
+                    "status": "acknowledged",
+                    "reason": "analysing",
+                },
+            )
         if "produce_insight" not in called and "produce_insight" in offered:
             unresolved = [n for n in notifications if n.state.value != "Resolved"]
             insights = analyze(unresolved, _operator_results(messages), _context(messages))
             calls = [
-                ToolCall(id=f"call_{turn}_{index}", name="produce_insight",
-                         arguments=json.dumps(_insight_arguments(insight)))
+                ToolCall(
+                    id=f"call_{turn}_{index}",
+                    name="produce_insight",
+                    arguments=json.dumps(_insight_arguments(insight)),
+                )
                 for index, insight in enumerate(insights)
             ]
             if calls:
@@ -60,15 +71,17 @@ class AnalystModel:
 
 
 def _call(turn: int, name: str, arguments: dict[str, Any]) -> Completion:
-    return Completion(content=None, tool_calls=[
-        ToolCall(id=f"call_{turn}_0", name=name, arguments=json.dumps(arguments))
-    ])
+    return Completion(
+        content=None,
+        tool_calls=[ToolCall(id=f"call_{turn}_0", name=name, arguments=json.dumps(arguments))],
+    )
 
 
 def _called_tools(messages: list[Message]) -> set[str]:
     return {
         call["function"]["name"]
-        for m in messages if m.get("role") == "assistant"
+        for m in messages
+        if m.get("role") == "assistant"
         for call in m.get("tool_calls") or []
     }
 
@@ -108,11 +121,13 @@ def _operator_results(messages: list[Message]) -> list[OperatorResult]:
     prefix = "Operator results that finished since your last turn (data):\n"
     for message in messages:
         content = message.get("content")
-        if message.get("role") == "user" and isinstance(content, str) and (
-            content.startswith(prefix)
+        if (
+            message.get("role") == "user"
+            and isinstance(content, str)
+            and (content.startswith(prefix))
         ):
             try:
-                raw.extend(json.loads(content[len(prefix):]))
+                raw.extend(json.loads(content[len(prefix) :]))
             except json.JSONDecodeError:
                 continue
     for item in raw:

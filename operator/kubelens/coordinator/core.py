@@ -10,6 +10,7 @@ and bad arguments go back to it as errors it can correct.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -126,14 +127,20 @@ class _Run:
         unread = await self.store.list(NotificationState.UNREAD)
         self.messages = [
             {"role": "system", "content": prompts.SYSTEM_PROMPT},
-            {"role": "user", "content": prompts.first_message(
-                self.context, unread, catalog, self.result.insights)},
+            {
+                "role": "user",
+                "content": prompts.first_message(
+                    self.context, unread, catalog, self.result.insights
+                ),
+            },
         ]
         await self.emit("started", notifications=len(unread))
         while not self.done:
             if self.iteration >= self.options.max_iterations:
-                raise _Finished(RunOutcome.MAX_ITERATIONS,
-                                f"stopped after max_iterations={self.options.max_iterations}")
+                raise _Finished(
+                    RunOutcome.MAX_ITERATIONS,
+                    f"stopped after max_iterations={self.options.max_iterations}",
+                )
             self.iteration += 1
             self.coordinator._iteration = self.iteration
             await self.emit("iteration")
@@ -141,27 +148,32 @@ class _Run:
             await self._compact_if_needed()
             final = self.iteration == self.options.max_iterations
             tools = [
-                schema for name, schema in prompts.TOOLS.items()
+                schema
+                for name, schema in prompts.TOOLS.items()
                 if not final or name in prompts.FINAL_TOOLS
             ]
             completion = await self._complete(tools)
             self.messages.append(_assistant_message(completion))
             if not completion.tool_calls:
-                self.messages.append({
-                    "role": "user",
-                    "content": "Use the tools to continue; call done when you are finished.",
-                })
+                self.messages.append(
+                    {
+                        "role": "user",
+                        "content": "Use the tools to continue; call done when you are finished.",
+                    }
+                )
                 continue
             for call in completion.tool_calls:
                 result = await self._dispatch(call)
                 self.result.usage.tool_calls += 1
                 await self.emit("tool", tool=call.name, status=result.status.value)
-                self.messages.append({
-                    "role": "tool",
-                    "tool_call_id": call.id,
-                    "name": call.name,
-                    "content": json.dumps(result.wire(), default=str),
-                })
+                self.messages.append(
+                    {
+                        "role": "tool",
+                        "tool_call_id": call.id,
+                        "name": call.name,
+                        "content": json.dumps(result.wire(), default=str),
+                    }
+                )
             self._check_budget()
         return self.result
 
@@ -179,8 +191,9 @@ class _Run:
         if budget is not None and usage.prompt_tokens + usage.completion_tokens > budget:
             raise _Finished(RunOutcome.FAILED, f"token budget of {budget} exhausted")
         if self.options.cost_budget is not None and usage.cost > self.options.cost_budget:
-            raise _Finished(RunOutcome.FAILED,
-                            f"cost budget of {self.options.cost_budget} exhausted")
+            raise _Finished(
+                RunOutcome.FAILED, f"cost budget of {self.options.cost_budget} exhausted"
+            )
 
     # --- tools ---------------------------------------------------------------------
 
@@ -212,8 +225,11 @@ class _Run:
         if not notifications:
             return ToolResult.empty(f"no {status} notifications")
         items = [_notification_view(n) for n in notifications[:50]]
-        return cap_result(ToolResult.ok({"notifications": items, "total": len(notifications)}),
-                          DEFAULT_RESULT_CAP, hint="filter by status")
+        return cap_result(
+            ToolResult.ok({"notifications": items, "total": len(notifications)}),
+            DEFAULT_RESULT_CAP,
+            hint="filter by status",
+        )
 
     async def update_notification_statuses(self, args: dict[str, Any]) -> ToolResult:
         ids = [str(i) for i in args["ids"]]
@@ -244,8 +260,9 @@ class _Run:
         if still:
             payload["still_running"] = still
             payload["note"] = "results of running operators arrive in a later turn"
-        return cap_result(ToolResult.ok(payload), DEFAULT_RESULT_CAP * 2,
-                          hint="invoke fewer skills at once")
+        return cap_result(
+            ToolResult.ok(payload), DEFAULT_RESULT_CAP * 2, hint="invoke fewer skills at once"
+        )
 
     def _collect(self, finished: set[asyncio.Task[list[OperatorResult]]]) -> list[OperatorResult]:
         results: list[OperatorResult] = []
@@ -254,8 +271,14 @@ class _Run:
             try:
                 results.extend(task.result())
             except Exception as exc:
-                results.append(OperatorResult(skill="?", source="?", status=ToolStatus.ERROR,
-                                              error=f"{type(exc).__name__}: {exc}"))
+                results.append(
+                    OperatorResult(
+                        skill="?",
+                        source="?",
+                        status=ToolStatus.ERROR,
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                )
         self.result.operator_results.extend(results)
         return results
 
@@ -264,11 +287,15 @@ class _Run:
         if not finished:
             return
         results = self._collect(finished)
-        self.messages.append({
-            "role": "user",
-            "content": "Operator results that finished since your last turn (data):\n"
-            + json.dumps([_operator_view(r) for r in results], default=str)[:DEFAULT_RESULT_CAP],
-        })
+        self.messages.append(
+            {
+                "role": "user",
+                "content": "Operator results that finished since your last turn (data):\n"
+                + json.dumps([_operator_view(r) for r in results], default=str)[
+                    :DEFAULT_RESULT_CAP
+                ],
+            }
+        )
 
     async def call_skill(self, args: dict[str, Any]) -> ToolResult:
         skill = str(args["skill"])
@@ -297,8 +324,9 @@ class _Run:
         duplicate = self._duplicate_of(insight)
         if duplicate is not None:
             return ToolResult.ok({"insight_id": duplicate.id, "note": "already recorded"})
-        await self.store.transition(ids, NotificationState.RESOLVED,
-                                    f"cited by insight {insight.id}", insight_id=insight.id)
+        await self.store.transition(
+            ids, NotificationState.RESOLVED, f"cited by insight {insight.id}", insight_id=insight.id
+        )
         self.result.insights.append(insight)
         await self.emit("insight", insight=insight)
         return ToolResult.ok({"insight_id": insight.id, "resolved": ids})
@@ -349,10 +377,15 @@ class _Run:
         }
         self.messages = [
             *head,
-            {"role": "user", "content": (
-                "Summary of the earlier investigation (compacted):\n" + summary
-                + "\nIds so far (authoritative): " + json.dumps(ids)
-            )},
+            {
+                "role": "user",
+                "content": (
+                    "Summary of the earlier investigation (compacted):\n"
+                    + summary
+                    + "\nIds so far (authoritative): "
+                    + json.dumps(ids)
+                ),
+            },
             *recent,
         ]
         await self.emit("compacted", dropped=len(older))
@@ -360,8 +393,11 @@ class _Run:
     async def _summarise(self, older: list[Message]) -> str:
         transcript = json.dumps(older, default=str)[-60_000:]
         request: list[Message] = [
-            {"role": "system", "content": "Summarise this investigation transcript in under "
-             "300 words: findings, notification ids, insight ids, open questions."},
+            {
+                "role": "system",
+                "content": "Summarise this investigation transcript in under "
+                "300 words: findings, notification ids, insight ids, open questions.",
+            },
             {"role": "user", "content": transcript},
         ]
         try:
@@ -389,8 +425,7 @@ def _assistant_message(completion: Completion) -> Message:
     message: Message = {"role": "assistant", "content": completion.content or ""}
     if completion.tool_calls:
         message["tool_calls"] = [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments}}
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
             for c in completion.tool_calls
         ]
     return message
@@ -410,9 +445,7 @@ def _operator_view(result: OperatorResult) -> dict[str, Any]:
 
 def _short(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
     if isinstance(exc, KeyError):
         return f"missing required argument {exc}"
     return str(exc)
@@ -475,8 +508,9 @@ class Coordinator:
         finally:
             self._waiting -= 1
         try:
-            return await self._run_now(context, notifications, options, listener,
-                                       prior_insights, cancel)
+            return await self._run_now(
+                context, notifications, options, listener, prior_insights, cancel
+            )
         finally:
             self._lock.release()
 
@@ -501,8 +535,9 @@ class Coordinator:
         if cancelled:
             waiters.add(cancelled)
         try:
-            done, _ = await asyncio.wait(waiters, timeout=options.timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                waiters, timeout=options.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if task in done:
                 exc = task.exception()
                 if isinstance(exc, _Finished):
@@ -527,8 +562,12 @@ class Coordinator:
                 await _stop(pending)
             self._current = None
         run.result.iterations = run.iteration
-        log.info("run finished: %s after %d iterations in %.2fs", run.result.outcome.value,
-                 run.iteration, time.monotonic() - started)
+        log.info(
+            "run finished: %s after %d iterations in %.2fs",
+            run.result.outcome.value,
+            run.iteration,
+            time.monotonic() - started,
+        )
         await run.emit("finished", outcome=run.result.outcome.value)
         return run.result
 
@@ -537,8 +576,6 @@ async def _stop(task: asyncio.Future[Any]) -> None:
     if task.done():
         return
     task.cancel()
-    try:
+    # The task's own error is moot once it has been stopped.
+    with contextlib.suppress(asyncio.CancelledError, Exception):
         await task
-    except (asyncio.CancelledError, Exception):  # the task's own error is moot once stopped
-        pass
-

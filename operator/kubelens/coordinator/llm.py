@@ -47,14 +47,18 @@ class ModelError(RuntimeError):
 
 
 class ModelClient(Protocol):
-    name: str
+    @property
+    def name(self) -> str:
+        """What status and reports call this model."""
+        ...
 
     async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
         """One turn: the conversation so far in, an answer (text and/or tool calls) out."""
         ...
 
-    def count_tokens(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> int:
-        ...
+    def count_tokens(
+        self, messages: list[Message], tools: list[ToolSchema] | None = None
+    ) -> int: ...
 
 
 def count_tokens(model: str, messages: list[Message], tools: list[ToolSchema] | None) -> int:
@@ -63,8 +67,9 @@ def count_tokens(model: str, messages: list[Message], tools: list[ToolSchema] | 
     try:
         return int(litellm.token_counter(model=model, messages=messages, tools=tools))
     except Exception:  # an unknown tokenizer must not stop an investigation
-        chars = sum(len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or ""))
-                    for m in messages)
+        chars = sum(
+            len(str(m.get("content") or "")) + len(str(m.get("tool_calls") or "")) for m in messages
+        )
         return chars // 4
 
 

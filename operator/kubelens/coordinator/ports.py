@@ -7,6 +7,7 @@ replay (recorded files). Each place supplies these two ports.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -18,7 +19,7 @@ class NotificationStore(Protocol):
         """Notifications in scope, optionally only those in one state."""
         ...
 
-    async def add(self, notifications: Sequence[Notification]) -> list[Notification]:
+    async def add(self, notifications: Sequence[Notification]) -> builtins.list[Notification]:
         """Record notifications raised during the run; repeats of a fingerprint merge."""
         ...
 
@@ -28,7 +29,7 @@ class NotificationStore(Protocol):
         state: NotificationState,
         reason: str,
         insight_id: str | None = None,
-    ) -> list[str]:
+    ) -> builtins.list[str]:
         """Move notifications to ``state``; returns the ids that exist and moved."""
         ...
 
@@ -36,11 +37,11 @@ class NotificationStore(Protocol):
 class Operators(Protocol):
     """Runs skills wherever they live and reports back."""
 
-    def catalog(self) -> list[dict[str, Any]]:
+    def catalog(self) -> builtins.list[dict[str, Any]]:
         """Each skill's name, description and tools (with parameter schemas)."""
         ...
 
-    async def invoke(self, skill: str, context: str) -> list[OperatorResult]:
+    async def invoke(self, skill: str, context: str) -> builtins.list[OperatorResult]:
         """Snapshot one skill on every source in scope; results carry raised notification ids."""
         ...
 

@@ -30,8 +30,9 @@ Secrets are redacted as [REDACTED]; never try to recover them. Be brief."""
 STATUS_ENUM = ["unread", "acknowledged", "resolved", "all"]
 
 
-def _fn(name: str, description: str, properties: dict[str, Any],
-        required: Sequence[str] = ()) -> dict[str, Any]:
+def _fn(
+    name: str, description: str, properties: dict[str, Any], required: Sequence[str] = ()
+) -> dict[str, Any]:
     return {
         "type": "function",
         "function": {
@@ -52,29 +53,34 @@ _TEXTS = {"type": "array", "items": {"type": "string"}}
 
 TOOLS: dict[str, dict[str, Any]] = {
     "get_notifications": _fn(
-        "get_notifications", "List notifications by status.",
+        "get_notifications",
+        "List notifications by status.",
         {"status": {"type": "string", "enum": STATUS_ENUM}},
     ),
     "update_notification_statuses": _fn(
-        "update_notification_statuses", "Acknowledge or resolve (dismiss) notifications.",
-        {"ids": _IDS, "status": {"type": "string", "enum": ["acknowledged", "resolved"]},
-         "reason": {"type": "string"}},
+        "update_notification_statuses",
+        "Acknowledge or resolve (dismiss) notifications.",
+        {
+            "ids": _IDS,
+            "status": {"type": "string", "enum": ["acknowledged", "resolved"]},
+            "reason": {"type": "string"},
+        },
         ["ids", "status"],
     ),
     "invoke_operators": _fn(
         "invoke_operators",
         "Snapshot skills (empty list: all) on every source in scope.",
-        {"skills": {"type": "array", "items": {"type": "string"}},
-         "context": {"type": "string"}},
+        {"skills": {"type": "array", "items": {"type": "string"}}, "context": {"type": "string"}},
     ),
     "call_skill": _fn(
-        "call_skill", "Run one read-only tool of a skill.",
-        {"skill": {"type": "string"}, "tool": {"type": "string"},
-         "arguments": {"type": "object"}},
+        "call_skill",
+        "Run one read-only tool of a skill.",
+        {"skill": {"type": "string"}, "tool": {"type": "string"}, "arguments": {"type": "object"}},
         ["skill", "tool"],
     ),
     "produce_insight": _fn(
-        "produce_insight", "Record an insight correlating notifications.",
+        "produce_insight",
+        "Record an insight correlating notifications.",
         {
             "notification_ids": _IDS,
             "correlation_type": {"type": "string", "enum": ["temporal", "causal", "symptomatic"]},
@@ -85,14 +91,26 @@ TOOLS: dict[str, dict[str, Any]] = {
             "confidence": {"type": "string", "enum": ["high", "medium", "low"]},
             "evidence": _TEXTS,
             "next_steps": _TEXTS,
-            "subjects": {"type": "array", "items": {"type": "object", "properties": {
-                "kind": {"type": "string"}, "name": {"type": "string"},
-                "namespace": {"type": "string"}}}},
+            "subjects": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"type": "string"},
+                        "name": {"type": "string"},
+                        "namespace": {"type": "string"},
+                    },
+                },
+            },
         },
         ["notification_ids", "correlation_type", "summary", "confidence"],
     ),
-    "think": _fn("think", "Reason step by step; no side effects.",
-                 {"thought": {"type": "string"}}, ["thought"]),
+    "think": _fn(
+        "think",
+        "Reason step by step; no side effects.",
+        {"thought": {"type": "string"}},
+        ["thought"],
+    ),
     "done": _fn("done", "Finish the investigation.", {}),
 }
 
@@ -109,8 +127,9 @@ def skills_section(catalog: Sequence[Mapping[str, Any]]) -> str:
             params = tool.get("parameters", {}).get("properties", {})
             signature = ", ".join(params)
             tools.append(f"{tool['name']}({signature})")
-        lines.append(f"- {skill['name']}: {skill.get('description', '')} "
-                     f"Tools: {'; '.join(tools) or 'none'}")
+        lines.append(
+            f"- {skill['name']}: {skill.get('description', '')} Tools: {'; '.join(tools) or 'none'}"
+        )
     return "\n".join(lines)
 
 
@@ -140,6 +159,8 @@ def first_message(
         parts.append("")
         parts.append("Insights already recorded in an earlier attempt (do not repeat them):")
         for insight in prior_insights:
-            parts.append(f"- {insight.id}: {insight.summary[:200]} "
-                         f"(notifications {', '.join(insight.notification_ids)})")
+            parts.append(
+                f"- {insight.id}: {insight.summary[:200]} "
+                f"(notifications {', '.join(insight.notification_ids)})"
+            )
     return "\n".join(parts)

@@ -1,0 +1,149 @@
+"""The one place kubelens talks to the Kubernetes API (apart from kopf itself).
+
+The official client is synchronous; every call here runs in a worker thread so the
+operator's event loop never blocks. API errors become :class:`KubeError`, which says
+whether retrying can help (conflicts, 5xx, throttling) or not (403, 404, 422).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.config.incluster_config import load_incluster_config
+from kubernetes.config.kube_config import new_client_from_config
+
+GROUP = "kubelens.io"
+VERSION = "v1alpha1"
+INVESTIGATIONS = "investigations"
+NOTIFICATIONS = "notifications"
+MERGE_PATCH = "application/merge-patch+json"
+
+LABEL_NODE = "kubelens.io/node"
+LABEL_SKILL = "kubelens.io/skill"
+LABEL_SEVERITY = "kubelens.io/severity"
+LABEL_FINGERPRINT = "kubelens.io/fingerprint"
+LABEL_ALERT_GROUP = "kubelens.io/alert-group"
+
+
+class KubeError(RuntimeError):
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def temporary(self) -> bool:
+        return self.status in (0, 409, 429) or self.status >= 500
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+
+def api_client(kubeconfig: str = "") -> client.ApiClient:
+    """A client for the configured cluster: a kubeconfig path, else in-cluster, else ~/.kube."""
+    if kubeconfig:
+        return cast(client.ApiClient, new_client_from_config(config_file=kubeconfig))
+    try:
+        configuration = client.Configuration()
+        load_incluster_config(client_configuration=configuration)
+        return client.ApiClient(configuration)
+    except ConfigException:
+        return cast(client.ApiClient, new_client_from_config())
+
+
+def _error(exc: ApiException) -> KubeError:
+    reason = exc.reason or ""
+    try:
+        body = json.loads(exc.body or "{}")
+        reason = body.get("message") or reason
+    except (TypeError, ValueError):
+        pass
+    return KubeError(f"Kubernetes API {exc.status}: {reason}", int(exc.status or 0))
+
+
+async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one client call in a thread, translating ApiException."""
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except ApiException as exc:
+        raise _error(exc) from None
+
+
+class CustomObjects:
+    """Typed helpers over CustomObjectsApi for kubelens's own resources."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = client.CustomObjectsApi(api)
+
+    async def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = await call(
+            self.api.get_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+        )
+        return result
+
+    async def list(
+        self, plural: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {}
+        if label_selector:
+            kwargs["label_selector"] = label_selector
+        if namespace:
+            result = await call(
+                self.api.list_namespaced_custom_object, GROUP, VERSION, namespace, plural, **kwargs
+            )
+        else:
+            result = await call(
+                self.api.list_cluster_custom_object, GROUP, VERSION, plural, **kwargs
+            )
+        return list(result.get("items", []))
+
+    async def create(self, plural: str, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await call(
+            self.api.create_namespaced_custom_object, GROUP, VERSION, namespace, plural, dict(body)
+        )
+        return result
+
+    async def patch(
+        self, plural: str, namespace: str, name: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await call(
+            self.api.patch_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            dict(body),
+            _content_type=MERGE_PATCH,
+        )
+        return result
+
+    async def patch_status(
+        self, plural: str, namespace: str, name: str, status: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await call(
+            self.api.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            plural,
+            name,
+            {"status": dict(status)},
+            _content_type=MERGE_PATCH,
+        )
+        return result
+
+    async def delete(self, plural: str, namespace: str, name: str) -> None:
+        await call(
+            self.api.delete_namespaced_custom_object, GROUP, VERSION, namespace, plural, name
+        )
