@@ -106,6 +106,20 @@ def _operator(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _agent(settings: Settings, args: argparse.Namespace) -> int:
+    from kubelens.agent.runner import serve
+
+    asyncio.run(serve(settings))
+    return EXIT_OK
+
+
+def _webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from kubelens.webhook.server import serve
+
+    asyncio.run(serve(settings))
+    return EXIT_OK
+
+
 def _config_doc(settings: Settings, args: argparse.Namespace) -> int:
     sys.stdout.write(config.configuration_markdown())
     return EXIT_OK
@@ -129,6 +143,12 @@ def _commands() -> dict[str, tuple[str, str, Command]]:
             "Run the Kubernetes operator (Investigation handlers).",
             _operator,
         ),
+        "agent": (config.AGENT,
+                  "Run the node agent: scheduled skills, Notifications, the skill API.",
+                  _agent),
+        "webhook": (config.WEBHOOK,
+                    "Run the Alertmanager webhook receiver that creates Investigations.",
+                    _webhook),
         "config-doc": (
             "",
             "Print the configuration reference (docs/configuration.md).",

@@ -17,6 +17,7 @@ from kubelens import metrics
 from kubelens.config import Settings
 from kubelens.coordinator import Coordinator, build_model
 from kubelens.coordinator.core import RunEvent, RunOptions
+from kubelens.coordinator.ports import Operators
 from kubelens.embedded import InProcessOperators
 from kubelens.kube import INVESTIGATIONS, CustomObjects, KubeError
 from kubelens.models import Insight, RunResult
@@ -158,8 +159,7 @@ async def _run(
         install_namespace=ctx.settings.namespace or ref.namespace,
         nodes=spec.nodes or None,
     )
-    skills = ctx.skills_for(ref.namespace)
-    operators = InProcessOperators(skills, store, source="cluster")
+    operators = build_operators(ctx, ref, spec, store)
     coordinator = Coordinator(
         model=model,
         store=store,
@@ -214,6 +214,14 @@ async def _run(
     final = st.finished(result, ref.generation)
     await _patch(ctx, ref, final)
     post_event(final["phase"], final["message"], final["phase"] != st.Phase.SUCCEEDED.value)
+
+
+def build_operators(
+    ctx: OperatorContext, ref: InvestigationRef, spec: InvestigationSpec,
+    store: NotificationResources,
+) -> Operators:
+    """Where this Investigation's skills run: cluster skills here, node skills on agents."""
+    return InProcessOperators(ctx.skills_for(ref.namespace), store, source="cluster")
 
 
 async def _cancelled(
