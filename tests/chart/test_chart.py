@@ -442,6 +442,7 @@ def test_operator_deployment_contract() -> None:
     env = env_of(op)
     assert env["KUBELENS_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     assert env_value(op, "KUBELENS_MODEL") == ""
+    assert env_value(op, "KUBELENS_LLM_API_BASE") == ""
     assert env_value(op, "KUBELENS_WATCH_NAMESPACES") == ""
     assert env_value(op, "KUBELENS_METRICS_PORT") == "9090"
     assert env_value(op, "KUBELENS_HEALTH_PORT") == "8081"
@@ -480,19 +481,20 @@ def test_operator_peering_cluster_wide_by_default() -> None:
     assert peering["metadata"]["name"] == "kubelens"
     validate_custom_resource(peering)
     assert not of_kind(docs, "KopfPeering")
-    assert env_value(workload(docs, "operator"), "KUBELENS_PEERING") == "kubelens"
+    # `kubelens operator` joins the peering "kubelens" and insists on it unless standalone.
+    assert env_value(workload(docs, "operator"), "KUBELENS_STANDALONE") == "false"
 
 
 def test_operator_peering_per_watched_namespace() -> None:
     docs = render("namespaced-values.yaml")
     op = workload(docs, "operator")
     assert env_value(op, "KUBELENS_WATCH_NAMESPACES") == "team-a,team-b"
-    assert env_value(op, "KUBELENS_PEERING") == "kubelens-teams"
+    assert env_value(op, "KUBELENS_STANDALONE") == "false"
     assert not of_kind(docs, "ClusterKopfPeering")
     peerings = of_kind(docs, "KopfPeering")
     assert {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings} == {
-        ("team-a", "kubelens-teams"),
-        ("team-b", "kubelens-teams"),
+        ("team-a", "kubelens"),
+        ("team-b", "kubelens"),
     }
     for peering in peerings:
         validate_custom_resource(peering)
@@ -512,7 +514,7 @@ def test_operator_peering_per_watched_namespace() -> None:
 def test_operator_standalone_without_peering() -> None:
     docs = render("minimal-values.yaml")
     assert not of_kind(docs, "ClusterKopfPeering") and not of_kind(docs, "KopfPeering")
-    assert "KUBELENS_PEERING" not in env_of(workload(docs, "operator"))
+    assert env_value(workload(docs, "operator"), "KUBELENS_STANDALONE") == "true"
 
 
 # --------------------------------------------------------------------------- agent ---
@@ -729,6 +731,7 @@ def values_schema() -> dict[str, Any]:
         (["--set", "containerSecurityContext.readOnlyRootFilesystem=false"], "readOnlyRoot"),
         (["--set", "podSecurityContext.runAsNonRoot=false"], "runAsNonRoot"),
         (["--set", "agent.notificationRetentionSeconds=5"], "notificationRetentionSeconds"),
+        (["--set", "llm.apiBase=ollama:11434"], "llm.apiBase"),
     ],
 )
 def test_values_schema_refuses_bad_values(flags: list[str], message: str) -> None:
