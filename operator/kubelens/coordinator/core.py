@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from kubelens.coordinator import prompts
-from kubelens.coordinator.llm import Completion, Message, ModelClient, ModelError, ToolCall
+from kubelens.coordinator.llm import (
+    Completion,
+    LiteLLMClient,
+    Message,
+    ModelClient,
+    ModelError,
+    ToolCall,
+)
 from kubelens.coordinator.ports import NotificationStore, Operators
 from kubelens.models import (
     Insight,
@@ -34,7 +42,9 @@ from kubelens.models import (
     ToolStatus,
 )
 from kubelens.redact import redact
-from kubelens.skills.base import DEFAULT_RESULT_CAP, cap_result
+from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
+from kubelens.skills import node_skills
+from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, Skill, cap_result
 
 log = logging.getLogger(__name__)
 
@@ -454,20 +464,33 @@ def _short(exc: BaseException) -> str:
 class Coordinator:
     """Runs investigations one at a time (FIFO), with any model and any ports.
 
-    >>> coordinator = Coordinator(model=AnalystModel(), store=..., operators=...)
+    ``model`` is a litellm model string, a :class:`ModelClient`, or None for the
+    built-in rule-based analyst; ``skills`` default to this machine's node skills. The
+    operator passes its own ``store`` and ``operators`` (Notification resources, cluster
+    skills and node agents).
+
+    >>> coordinator = Coordinator(model="openai/gpt-4o-mini")
     >>> result = await coordinator.run({"reason": "pods restarting"})
     """
 
     def __init__(
         self,
-        model: ModelClient,
-        store: NotificationStore,
-        operators: Operators,
+        model: ModelClient | str | None = None,
+        skills: Sequence[Skill] | None = None,
         compaction_max_tokens: int = 50_000,
         compaction_keep_last: int = 5,
+        *,
+        store: NotificationStore | None = None,
+        operators: Operators | None = None,
     ) -> None:
-        self.model = model
-        self.store = store
+        self.model = _model_client(model)
+        self.store: NotificationStore = store or InMemoryNotificationStore()
+        if operators is None:
+            operators = InProcessOperators(
+                skills if skills is not None else node_skills(HostPaths()),
+                self.store,
+                source=socket.gethostname(),
+            )
         self.operators = operators
         self.compaction_max_tokens = compaction_max_tokens
         self.compaction_keep_last = compaction_keep_last
@@ -570,6 +593,16 @@ class Coordinator:
         )
         await run.emit("finished", outcome=run.result.outcome.value)
         return run.result
+
+
+def _model_client(model: ModelClient | str | None) -> ModelClient:
+    if model is None or model == "":
+        from kubelens.coordinator.analyst_model import AnalystModel
+
+        return AnalystModel()
+    if isinstance(model, str):
+        return LiteLLMClient(model=model)
+    return model
 
 
 async def _stop(task: asyncio.Future[Any]) -> None:

@@ -1,0 +1,105 @@
+"""Coordinator figures: loop overhead per iteration and the size of the first request.
+
+    python bench/coordinator.py
+
+Prints ``figure value unit`` lines:
+
+- ``coordinator_overhead_per_iteration_median`` — a 25-iteration run with a
+  zero-latency in-process model (so only kubelens's own work is timed: prompt
+  assembly, tool dispatch, notification store, compaction check), over all node skills
+  and the cluster skills on an empty static cluster. Target ≤ 5 ms.
+- ``first_request_tokens`` — system prompt, tool schemas and context of the first LLM
+  request, counted by litellm's token counter (gpt-4o tokenizer), with every skill the
+  operator offers (node and cluster). Target ≤ 4000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import time
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from kubelens.coordinator import Coordinator  # noqa: E402
+from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema  # noqa: E402
+from kubelens.embedded import InMemoryNotificationStore, InProcessOperators  # noqa: E402
+from kubelens.skills import node_skills  # noqa: E402
+from kubelens.skills.cluster import StaticSource, cluster_skills  # noqa: E402
+
+ITERATIONS = 25
+RUNS = 20
+
+
+class ZeroLatencyModel:
+    """Answers instantly: a sweep, a read, then thoughts until the last turn's done."""
+
+    name = "bench/zero-latency"
+
+    def __init__(self) -> None:
+        self.turn_times: list[float] = []
+        self.first_request: tuple[list[Message], list[ToolSchema]] | None = None
+        self._last = 0.0
+
+    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+        now = time.perf_counter()
+        if self._last:
+            self.turn_times.append(now - self._last)
+        self._last = now
+        if self.first_request is None:
+            self.first_request = (json.loads(json.dumps(messages)), tools)
+        turn = sum(1 for m in messages if m.get("role") == "assistant")
+        if turn == 0:
+            name, args = "invoke_operators", {"skills": ["os"]}
+        elif turn == 1:
+            name, args = "get_notifications", {"status": "all"}
+        elif turn == ITERATIONS - 1:
+            name, args = "done", {}
+        else:
+            name, args = "think", {"thought": f"step {turn}"}
+        return Completion(content=None, tool_calls=[ToolCall(f"c{turn}", name, json.dumps(args))])
+
+    def count_tokens(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> int:
+        return len(json.dumps(messages)) // 4
+
+
+def skills() -> list[Any]:
+    return [*node_skills(), *cluster_skills(StaticSource.from_objects([]), "default")]
+
+
+async def one_run() -> ZeroLatencyModel:
+    model = ZeroLatencyModel()
+    store = InMemoryNotificationStore()
+    operators = InProcessOperators(skills(), store, source="bench")
+    coordinator = Coordinator(model=model, store=store, operators=operators)
+    result = await coordinator.run({"reason": "bench"}, max_iterations=ITERATIONS)
+    assert result.iterations == ITERATIONS, result
+    return model
+
+
+def main() -> None:
+    import litellm
+
+    per_iteration: list[float] = []
+    first = None
+    for _ in range(RUNS):
+        model = asyncio.run(one_run())
+        # Turn 1 includes a real snapshot of the os skill; the rest is pure loop work.
+        per_iteration.extend(model.turn_times[1:])
+        first = first or model.first_request
+    assert first is not None
+    messages, tools = first
+    tokens = litellm.token_counter(model="gpt-4o", messages=messages, tools=tools)
+    print(f"coordinator_overhead_per_iteration_median "
+          f"{statistics.median(per_iteration) * 1000:.3f} ms")
+    print(f"coordinator_overhead_per_iteration_p95 "
+          f"{sorted(per_iteration)[int(len(per_iteration) * 0.95)] * 1000:.3f} ms")
+    print(f"first_request_tokens {tokens} tokens")
+    print(f"first_request_tool_count {len(tools)} tools")
+
+
+if __name__ == "__main__":
+    main()
