@@ -24,11 +24,11 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from kubelens.coordinator import Coordinator  # noqa: E402
-from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema  # noqa: E402
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators  # noqa: E402
-from kubelens.skills import node_skills  # noqa: E402
-from kubelens.skills.cluster import StaticSource, cluster_skills  # noqa: E402
+from kubelens.coordinator import Coordinator
+from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema
+from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
+from kubelens.skills import node_skills
+from kubelens.skills.cluster import StaticSource, cluster_skills
 
 ITERATIONS = 25
 RUNS = 20

@@ -78,7 +78,7 @@ def test_unreachable_model_fails_with_exit_3_and_one_line() -> None:
 
 def test_configuration_doc_is_generated_from_settings() -> None:
     text = (REPO / "docs" / "configuration.md").read_text()
-    assert text == config.configuration_markdown(), "run: kubelens config-doc > docs/configuration.md"
+    assert text == config.configuration_markdown(), "regenerate: kubelens config-doc"
 
 
 @pytest.mark.parametrize("command", ["investigate", "operator", "agent", "webhook"])

@@ -31,6 +31,7 @@ from kubelens.coordinator.llm import (
     ToolCall,
 )
 from kubelens.coordinator.ports import NotificationStore, Operators
+from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import (
     Insight,
     Notification,
@@ -42,7 +43,6 @@ from kubelens.models import (
     ToolStatus,
 )
 from kubelens.redact import redact
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, Skill, cap_result
 
