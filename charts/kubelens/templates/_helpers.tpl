@@ -86,13 +86,13 @@ spec.nodeName, so app.kubernetes.io/component is part of the contract, not decor
 Usage: include "kubelens.componentLabels" (list . "agent")
 */}}
 {{- define "kubelens.componentLabels" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 {{ include "kubelens.labels" $root }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
 {{- define "kubelens.componentSelectorLabels" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 {{ include "kubelens.selectorLabels" $root }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
