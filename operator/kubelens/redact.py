@@ -23,6 +23,17 @@ _SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 
+#: Names that mark the value after them as secret (``DB_PASSWORD=``, ``--token``).
+#: Bounded on both sides and (in _SENSITIVE_KEYS) started only where a word starts:
+#: an open ``[\w.-]*`` is retried at every position of a long token, which takes
+#: quadratic time (seconds for one base64 blob in a log line).
+_KEY_BODY = (
+    r"[\w.-]{0,100}?(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|apikey"
+    r"|access[_-]?key|private[_-]?key|credentials?|client[_-]?secret|account[_-]?key"
+    r"|shared[_-]?access[_-]?key)[\w.-]{0,100}"
+)
+_SENSITIVE_KEYS = r"(?<![\w.-])" + _KEY_BODY
+
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # PEM blocks: private keys and certificates with keys.
     (
@@ -32,26 +43,61 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         MASK,
     ),
-    # Authorization headers: Bearer / Basic / token schemes.
-    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
+    # Authorization headers, whatever the scheme: keep the scheme, mask the credential.
+    (
+        re.compile(
+            r"(?i)\b((?:proxy-)?authorization\"?\s*[:=]\s*\"?"
+            r"(?:(?:bearer|basic|token|digest|negotiate)\s+)?)(?!\[REDACTED\])[^\s\"',;]+"
+        ),
+        r"\1" + MASK,
+    ),
+    # Bearer / Basic / token schemes elsewhere. Basic and token need a digit in the
+    # value, so prose ("token validation failed") stays readable.
+    (re.compile(r"(?i)\b(bearer)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
+    (
+        re.compile(r"(?i)\b(basic|token)\s+(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}"),
+        r"\1 " + MASK,
+    ),
+    # Cookies: the whole header value is session state.
+    (re.compile(r"(?im)\b((?:set-)?cookie\s*:\s*)[^\r\n]+"), r"\1" + MASK),
     # JSON Web Tokens.
     (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), MASK),
-    # Credentials in URLs: scheme://user:password@host.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s:/@]+):[^\s@/]+@"), r"\1:" + MASK + "@"),
+    # Credentials in URLs: scheme://user:password@host (the user may be empty).
+    (
+        re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://[^\s:/@]{0,256}):[^\s@/]+@"),
+        r"\1:" + MASK + "@",
+    ),
+    # Signed URLs (Azure SAS, S3 presigned): the signature is the credential.
+    (re.compile(r"(?i)([?&](?:sig|x-amz-signature|x-amz-credential)=)[^&\s\"']+"), r"\1" + MASK),
     # AWS access key ids and secret keys.
     (re.compile(r"\b(AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b"), MASK),
-    # Google API keys, GitHub, GitLab, Slack and OpenAI/Anthropic style tokens.
+    # Google API keys, GitHub, GitLab, npm, Slack and OpenAI/Anthropic style tokens.
     (re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b"), MASK),
     (re.compile(r"\b(ghp|gho|ghu|ghs|ghr|github_pat)_[A-Za-z0-9_]{20,}\b"), MASK),
     (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}\b"), MASK),
+    (re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), MASK),
     (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"), MASK),
+    (re.compile(r"(?i)(hooks\.slack\.com/services/)[A-Za-z0-9/]+"), r"\1" + MASK),
     (re.compile(r"\bsk-(ant-)?[A-Za-z0-9_-]{16,}\b"), MASK),
     # key=value / key: value pairs whose key names a secret (command lines, env, logs).
+    # A quoted value is masked whole, spaces included.
     (
         re.compile(
-            r"(?i)([\w.-]*(?:pass(?:word|wd|phrase)?|secret|token|api[_-]?key|apikey"
-            r"|access[_-]?key|private[_-]?key|credentials?|client[_-]?secret)[\w.-]*)"
-            r"(\"?\s*[=:]\s*\"?|\s+)(?!\[REDACTED\])([^\s\"',;&]+)"
+            r"(?i)(" + _SENSITIVE_KEYS + r")(\"?\s*[=:]\s*)(['\"])(?!\[REDACTED\])[^'\"\n]*\3"
+        ),
+        r"\1\2\3" + MASK + r"\3",
+    ),
+    (
+        re.compile(
+            r"(?i)(" + _SENSITIVE_KEYS + r")(\"?\s*[=:]\s*\"?)(?!\[REDACTED\])([^\s\"',;&]+)"
+        ),
+        r"\1\2" + MASK,
+    ),
+    # Command-line flags take their value after a space (``--password hunter2``); plain
+    # words do not, so "password policy updated" is left alone.
+    (
+        re.compile(
+            r"(?i)(?<![\w.-])(--?" + _KEY_BODY + r")(\s+)(?!-)(?!\[REDACTED\])([^\s\"',;&]+)"
         ),
         r"\1\2" + MASK,
     ),
