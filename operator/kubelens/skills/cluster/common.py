@@ -299,6 +299,8 @@ def pod_summary(pod: Mapping[str, Any]) -> dict[str, Any]:
         "namespace": namespace_of(pod),
         "phase": status.get("phase"),
         "node": section(pod, "spec").get("nodeName"),
+        # node skills name pods by UID when they cannot read names: this joins the two
+        "uid": meta(pod).get("uid"),
         "ready": f"{ready_count}/{total}",
         "restarts": restarts(pod),
     }

@@ -127,7 +127,7 @@ class LogsSkill(ClusterSkill):
         snapshot: dict[str, Any] = {
             "namespace": self.namespace,
             "pods_scanned": min(len(pods), SNAPSHOT_PODS),
-            "problem_pods": len(pods),
+            "problem_pod_count": len(pods),
             "containers_with_errors": scanned,
             "note": DATA_NOTE,
         }

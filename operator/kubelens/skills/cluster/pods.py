@@ -202,7 +202,8 @@ def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
     status, spec = section(pod, "status"), section(pod, "spec")
     node = spec.get("nodeName")
     where = f"pod {namespace}/{pod_name}" + (f" on node {node}" if node else "")
-    base_evidence: dict[str, Any] = {"pod": pod_name, "namespace": namespace, "node": node}
+    base_evidence: dict[str, Any] = {"pod": pod_name, "namespace": namespace, "node": node,
+                                     "pod_uid": meta(pod).get("uid")}
     found: list[Finding] = []
 
     if status.get("reason") == "Evicted":
