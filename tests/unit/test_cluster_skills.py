@@ -489,3 +489,12 @@ def test_kubernetes_source_unreachable_server_is_a_message() -> None:
         source = KubernetesSource(client, request_timeout=2)
         with pytest.raises(ClusterSourceError, match="cannot read pods"):
             source.list("Pod")
+
+
+def test_an_object_recorded_twice_is_one_object() -> None:
+    source = load("events.yaml", "pending-pvc.yaml")
+    events = [e for e in source.list("Event") if e["metadata"]["name"] == "db-0.17c0f2"]
+    assert len(events) == 1
+    assert len(source.objects()) == len({
+        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+        for o in source.objects()})

@@ -213,6 +213,7 @@ class StaticSource:
     ) -> None:
         self.scope = namespace
         self._objects: list[dict[str, Any]] = []
+        self._positions: dict[tuple[str, str, str], int] = {}
         for obj in objects:
             self.add(obj)
         self._logs: dict[LogKey, str] = dict(logs or {})
@@ -268,7 +269,19 @@ class StaticSource:
             return
         if not kind:
             raise ClusterSourceError("object without a kind cannot be stored")
-        self._objects.append(dict(obj))
+        metadata = obj.get("metadata") or {}
+        key = (kind, str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+        # the same object recorded twice (two overlapping dumps) is one object: last wins
+        position = self._positions.get(key)
+        if position is None:
+            self._positions[key] = len(self._objects)
+            self._objects.append(dict(obj))
+        else:
+            self._objects[position] = dict(obj)
+
+    def objects(self) -> list[dict[str, Any]]:
+        """Every stored object, in the order first added."""
+        return list(self._objects)
 
     def add_log(
         self, namespace: str, pod: str, text: str, container: str | None = None,
