@@ -527,3 +527,13 @@ def test_cluster_skills_to_insights_on_recorded_objects() -> None:
     assert len(insights) == 2
     assert sorted(n for i in insights for n in i.notification_ids) == sorted(
         n.id for n in notifications)
+
+
+def test_lone_warning_event_is_read_by_its_reason() -> None:
+    event = note("events", anomalies.WARNING_EVENTS, pod("shop", "web-1"),
+                 evidence={"reason": "FailedMount", "message": 'MountVolume.SetUp failed for '
+                           'volume "certs": secret "web-tls" not found'})
+    insight = only(analyze([event], [], {}))
+    assert insight.confidence is Confidence.MEDIUM and insight.hypothesis_grounded
+    assert "cannot be mounted" in insight.root_cause_hypothesis
+    assert "web-tls" in insight.root_cause_hypothesis

@@ -958,6 +958,32 @@ _EXIT_CODES = {
     "143": "the process was stopped with SIGTERM",
 }
 
+#: What a Warning event's reason means, said by the component that emitted it.
+_EVENT_MEANINGS = {
+    "FailedMount": "a volume cannot be mounted into the pod",
+    "FailedAttachVolume": "a volume cannot be attached to the pod's node",
+    "FailedCreatePodSandBox": "the container runtime cannot create the pod's sandbox "
+                              "(usually its network, the CNI plugin)",
+    "FailedCreate": "the controller cannot create pods (quota, admission webhook or "
+                    "Pod Security refusal)",
+    "ProvisioningFailed": "the volume provisioner fails to create a volume",
+    "BackOff": "the kubelet backs off restarting a failing container",
+    "FailedScheduling": "the scheduler cannot place the pod",
+    "NodeNotReady": "the pod's node is not ready",
+    "Evicted": "the kubelet evicted the pod",
+    "OOMKilling": "the kernel OOM killer fired on the node",
+    "SystemOOM": "the node ran out of memory and the kernel OOM killer fired",
+    "Rebooted": "the node rebooted",
+    "FreeDiskSpaceFailed": "the kubelet cannot free enough disk space on the node",
+    "ImageGCFailed": "the kubelet's image garbage collection fails",
+    "EvictionThresholdMet": "the node crossed a kubelet eviction threshold",
+    "NetworkNotReady": "the node's pod network is not ready (CNI)",
+    "FailedKillPod": "the kubelet cannot stop a pod's containers",
+    "FailedPostStartHook": "a container's postStart hook fails",
+    "FailedPreStopHook": "a container's preStop hook fails",
+    "ExceededGracePeriod": "a container did not stop within its grace period",
+}
+
 _LONE_STEPS: dict[str, list[str]] = {
     a_.CRASH_LOOP: ["kubectl {ns}logs {pod} --previous", "kubectl {ns}describe pod {pod}"],
     a_.POD_EVICTED: ["kubectl {ns}describe pod {pod}", "kubectl describe node {node}"],
@@ -1002,6 +1028,12 @@ def lone_notification(analysis: Analysis) -> list[Insight]:
                     f"{item.evidence['resource']}")
             confidence, grounded = MEDIUM, True
             facts.append(f"kubelet: {quote(item.message())}")
+        elif item.type == a_.WARNING_EVENTS and item.reason() in _EVENT_MEANINGS:
+            root = f"{_EVENT_MEANINGS[item.reason()]} ({item.where()})"
+            if item.message():
+                root += f": {quote(item.message(), 200)}"
+                facts.append(f"{item.reason()}: {quote(item.message())}")
+            confidence, grounded = MEDIUM, bool(item.message())
         elif item.evidence.get("metric"):
             facts.append(f"{item.evidence['metric']} = {item.evidence.get('value')}")
         values = {"ns": kubectl_ns(item.pod), "pod": item.pod[1] if item.pod else "<pod>",
