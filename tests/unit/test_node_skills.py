@@ -299,6 +299,23 @@ def test_os_metrics_are_gauges_and_counters_and_thresholds_fire(
     assert not by_type(raised, anomalies.NETWORK_ERRORS)
 
 
+def test_os_counters_fire_on_their_increase(os_skill: tuple[OsSkill, FakeHost, Clock]) -> None:
+    skill, host, clock = os_skill
+    detector = AnomalyDetector(node="node-a")
+    detector.observe(skill, skill.snapshot())
+    clock.tick(15)
+    host.proc_file(
+        "net/dev",
+        "h1\nh2\n  eth0: 5000 50 27 3 0 0 0 0 4000 40 1 2 0 0 0 0\n",
+    )
+    raised = detector.observe(skill, skill.snapshot())
+    errors = by_type(raised, anomalies.NETWORK_ERRORS)
+    assert len(errors) == 1 and errors[0].severity is Severity.WARNING
+    assert errors[0].observation.startswith(
+        "Network interfaces on node node-a reported 20 receive/transmit errors"
+    )
+
+
 def test_every_threshold_template_formats_with_value_subject_and_unit() -> None:
     for skill_class in (OsSkill, ProcessesSkill, ContainersSkill):
         for threshold in skill_class.thresholds:
@@ -878,6 +895,30 @@ def test_container_tools(cg_skill: tuple[ContainersSkill, FakeHost, Clock]) -> N
     assert [r.get("container") for r in usage.data] == ["app", None]
     bad = skill.call("throttled", {"limit": 1000})
     assert bad.status is ToolStatus.ERROR and "<= 100" in (bad.error or "")
+
+
+def test_snapshots_and_tools_on_two_threads(
+    proc_skill: tuple[ProcessesSkill, FakeHost, Clock],
+) -> None:
+    # The agent snapshots on a schedule while the coordinator calls tools.
+    import threading
+
+    skill, _, _ = proc_skill
+    errors: list[BaseException] = []
+
+    def snapshots() -> None:
+        try:
+            for _ in range(40):
+                skill.snapshot()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    worker = threading.Thread(target=snapshots)
+    worker.start()
+    for _ in range(40):
+        assert skill.call("top", {"by": "open_files", "limit": 3}).status is ToolStatus.OK
+    worker.join()
+    assert errors == []
 
 
 def test_psutil_root_is_restored(tmp_path: Path) -> None:

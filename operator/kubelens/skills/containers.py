@@ -127,18 +127,21 @@ class PodNames:
         mtimes = (_mtime(self.pods_dir), _mtime(self.containers_dir))
         if mtimes == self._mtimes:
             return
-        self._mtimes = mtimes
-        self.pods, self.containers = {}, {}
+        # Built aside and swapped in whole: a tool call on another thread never sees a
+        # half-filled map.
+        pods: dict[str, tuple[str, str]] = {}
+        containers: dict[str, tuple[str, str, str]] = {}
         for name in _listdir(self.pods_dir):
             parts = name.split("_")
             if len(parts) == 3:
-                self.pods[parts[2]] = (parts[0], parts[1])
+                pods[parts[2]] = (parts[0], parts[1])
         for name in _listdir(self.containers_dir):
             stem = name.removesuffix(".log")
             head, _, cid = stem.rpartition("-")
             parts = head.split("_")
             if len(parts) == 3 and len(cid) == 64:
-                self.containers[cid] = (parts[1], parts[0], parts[2])
+                containers[cid] = (parts[1], parts[0], parts[2])
+        self.pods, self.containers, self._mtimes = pods, containers, mtimes
 
     def find_uid(self, namespace: str, pod: str) -> str | None:
         for uid, (ns, name) in self.pods.items():

@@ -14,6 +14,7 @@ and again by :meth:`Skill.call` / :meth:`Skill.safe_snapshot` on the way out.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -168,6 +169,9 @@ class ProcessesSkill(Skill):
         self._fds: dict[Key, tuple[int, int | None]] = {}
         self._fd_limits: dict[Key, int | None] = {}
         self._fd_cursor = 0
+        # The agent snapshots on one thread while tools run on others; the fd caches are
+        # the state both touch.
+        self._fd_lock = threading.RLock()
         self.add_tool(
             "top",
             "Top processes by cpu, memory, threads or open_files (open_files scans all).",
@@ -284,6 +288,11 @@ class ProcessesSkill(Skill):
         out["top_cpu"] = [self._summary(s, cpu, total_memory, cores, details) for s in by_cpu]
         out["top_memory"] = [self._summary(s, cpu, total_memory, cores, details) for s in by_mem]
         out["top_open_files"] = self._fd_snapshot(stats)
+        if not out["top_open_files"]:
+            out["open_files_note"] = (
+                "open files not readable: the agent needs CAP_SYS_PTRACE or root to list "
+                "other users' /proc/<pid>/fd"
+            )
         return out
 
     def metrics(self, snapshot: Mapping[str, Any]) -> list[Metric]:
@@ -588,14 +597,19 @@ class ProcessesSkill(Skill):
             count = len(os.listdir(f"{self.paths.proc}/{s.pid}/fd"))
         except OSError:
             return None, None
-        if s.key not in self._fd_limits:
-            if len(self._fd_limits) > 20_000:
-                self._fd_limits.clear()
-            self._fd_limits[s.key] = _fd_limit(self.paths.proc, s.pid)
-        return count, self._fd_limits[s.key]
+        with self._fd_lock:
+            if s.key not in self._fd_limits:
+                if len(self._fd_limits) > 20_000:
+                    self._fd_limits.clear()
+                self._fd_limits[s.key] = _fd_limit(self.paths.proc, s.pid)
+            return count, self._fd_limits[s.key]
 
     def _fd_snapshot(self, stats: list[ProcStat]) -> list[dict[str, Any]]:
         """Refresh a slice of fd counts (round robin) and report the fullest tables."""
+        with self._fd_lock:
+            return self._fd_snapshot_locked(stats)
+
+    def _fd_snapshot_locked(self, stats: list[ProcStat]) -> list[dict[str, Any]]:
         live = {s.key: s for s in stats}
         self._fds = {k: v for k, v in self._fds.items() if k in live}
         self._fd_limits = {k: v for k, v in self._fd_limits.items() if k in live}
