@@ -1,7 +1,7 @@
 """The shipped CRDs are sound, and a user's kubectl session against them reads well.
 
 The first half checks ``crds/*.yaml`` offline: valid apiextensions/v1, a description on
-every field (``kubectl explain``), defaults that pass their own schema, printer columns
+every field (for ``kubectl explain``), defaults that pass their own schema, printer columns
 that point at declared fields, and the Python models' wire forms fitting the schema.
 The second half drives the real kubectl against the emulator, as the README does.
 """
@@ -247,6 +247,13 @@ def test_notifications_list_with_their_columns(user: Kubectl, emulator: Emulator
     listed = table(user("get", "ntf").stdout)
     assert listed[0] == ["NAME", "SKILL", "SEVERITY", "STATE", "NODE", "COUNT", "AGE"]
     assert listed[1][:6] == ["ntf-1", "containers", "critical", "Unread", "node-a", "3"]
+
+
+def test_explain_shows_the_schema_descriptions(user: Kubectl) -> None:
+    explained = user("explain", "investigation.spec.maxIterations").stdout
+    assert "Most turns of the coordinator's tool loop" in explained
+    states = user("explain", "ntf.status.state").stdout
+    assert "Unread" in states and "Acknowledged" in states
 
 
 def test_the_example_is_what_the_readme_applies() -> None:

@@ -158,6 +158,28 @@ def test_stale_resource_version_conflicts(crs: client.CustomObjectsApi,
     assert replaced["spec"]["model"] == "m5"
 
 
+def test_json_patch_operations(crs: client.CustomObjectsApi, kube_namespace: str) -> None:
+    args = (GROUP, VERSION, kube_namespace, "investigations", "jp")
+    crs.create_namespaced_custom_object(*args[:4], investigation("jp", skills=["os"]))
+    patched = crs.patch_namespaced_custom_object(*args, [
+        {"op": "add", "path": "/spec/skills/-", "value": "pods"},
+        {"op": "add", "path": "/spec/skills/0", "value": "events"},
+        {"op": "copy", "from": "/spec/reason", "path": "/spec/model"},
+        {"op": "add", "path": "/metadata/annotations", "value": {}},
+        {"op": "move", "from": "/spec/model", "path": "/metadata/annotations/reason"},
+        {"op": "remove", "path": "/spec/timeoutSeconds"},
+    ], _content_type="application/json-patch+json")
+    assert patched["spec"]["skills"] == ["events", "os", "pods"]
+    assert "model" not in patched["spec"]
+    assert patched["metadata"]["annotations"] == {"reason": "pods restart"}
+    assert patched["spec"]["timeoutSeconds"] == 300  # removed, then defaulted again
+    with pytest.raises(ApiException) as exc:
+        crs.patch_namespaced_custom_object(*args, [{"op": "replace", "path": "/spec/nope",
+                                                    "value": 1}],
+                                           _content_type="application/json-patch+json")
+    assert exc.value.status == 422
+
+
 def test_status_subresource_is_isolated(crs: client.CustomObjectsApi,
                                         kube_namespace: str) -> None:
     args = (GROUP, VERSION, kube_namespace, "investigations", "iso")
@@ -466,6 +488,11 @@ def run_kopf(tmp_path: Path, kube_env: Any, *extra: str) -> None:
 
 def test_kopf_standalone_operator(tmp_path: Path, kube_env: Any) -> None:
     run_kopf(tmp_path, kube_env, "--standalone")
+
+
+def test_kopf_operator_with_absent_default_peering(tmp_path: Path, kube_env: Any) -> None:
+    # No flags: kopf keeps alive a "default" KopfPeering; absent, it carries on alone.
+    run_kopf(tmp_path, kube_env)
 
 
 def test_kopf_operator_with_peering(tmp_path: Path, kube_env: Any) -> None:

@@ -307,6 +307,7 @@ class Emulator:
         self._history_rvs: list[int] = []
         self._rv = 0
         self._logs: dict[tuple[str, str, str, bool], str] = {}
+        self._validators: dict[int, tuple[Obj, SchemaValidator]] = {}
         self.tokens: dict[str, TokenIdentity | str | Mapping[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -535,6 +536,14 @@ class Emulator:
                 f"Invalid value: {go_value(name)}: a lowercase {what} must consist of lower "
                 "case alphanumeric characters, '-' or '.', and must start and end with an "
                 "alphanumeric character"))
+        for key in ("labels", "annotations"):
+            value = meta.get(key)
+            if value is not None and not (isinstance(value, dict) and all(
+                    isinstance(v, str) for v in value.values())):
+                errors.append(FieldError("FieldValueInvalid", f"metadata.{key}",
+                                         f"Invalid value: {go_value(value)}: must be a map "
+                                         "of string keys to string values"))
+                meta.pop(key)
         for key, value in (meta.get("labels") or {}).items():
             prefix, _, label_name = key.rpartition("/")
             if (len(label_name) > 63 or not _LABEL_NAME.match(label_name)
@@ -567,10 +576,18 @@ class Emulator:
             if warnings is not None:
                 warnings.extend(f'unknown field "{path}"' for path in pruned)
             apply_defaults(obj, res.schema)
-            errors += SchemaValidator(res.schema).errors(obj)
+            errors += self._validator(res.schema).errors(obj)
         if errors:
             self._invalid(res, obj["metadata"].get("name", ""), errors)
         return pruned
+
+    def _validator(self, schema: Obj) -> SchemaValidator:
+        # Compiling a schema costs more than checking an object: keep one per schema dict
+        # (held in the value too, so a recycled id() can never match a stale entry).
+        cached = self._validators.get(id(schema))
+        if cached is None or cached[0] is not schema:
+            cached = self._validators[id(schema)] = (schema, SchemaValidator(schema))
+        return cached[1]
 
     def _invalid(self, res: Resource, name: str, errors: list[FieldError]) -> None:
         listed = str(errors[0]) if len(errors) == 1 else "[" + ", ".join(map(str, errors)) + "]"
@@ -707,8 +724,6 @@ class Emulator:
                             f"deleted, found new finalizers {sorted(added)}")])
             result["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
             self._admit(res, result, strict)
-            if res.plural == "customresourcedefinitions" and subresource != "status":
-                result["status"] = current.get("status", {})
             # Generation counts changes to what the user asked for, not to status or metadata.
             ignored = {"metadata"} | ({"status"} if "status" in res.subresources else set())
             if ({k: v for k, v in result.items() if k not in ignored}
@@ -1073,7 +1088,8 @@ class Emulator:
         kubectl reads each group/version's PATCH operations to learn whether the server
         takes the ``fieldValidation`` parameter; when it does, kubectl leaves validation to
         the server (which prunes and validates against the CRD) instead of downloading
-        schemas. No schemas are served, so ``kubectl explain`` is not supported.
+        schemas. Custom resources' schemas are included, so ``kubectl explain`` works for
+        them (built-in kinds have none here).
         """
         with self._lock:
             resources = list(self._resources.values())
@@ -1098,8 +1114,17 @@ class Emulator:
                 "responses": {"200": {"description": "OK"}}}}
         if not doc_paths:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        # Custom resources' schemas, named as the real server names them, for kubectl explain.
+        schemas: Obj = {}
+        for res in resources:
+            prefix = f"apis/{res.group}" if res.group else "api"
+            if f"{prefix}/{res.version}" == group_version and res.crd and res.schema:
+                reversed_group = ".".join(reversed(res.group.split(".")))
+                schemas[f"{reversed_group}.{res.version}.{res.kind}"] = {
+                    **res.schema, "x-kubernetes-group-version-kind": [
+                        {"group": res.group, "version": res.version, "kind": res.kind}]}
         return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
-                "paths": doc_paths}
+                "paths": doc_paths, "components": {"schemas": schemas}}
 
     def _lookup(self, group: str, version: str, plural: str) -> Resource | None:
         with self._lock:
@@ -1278,6 +1303,12 @@ class Emulator:
         for obj in initial:
             if matches(obj):
                 await response.write(_line({"type": "ADDED", "object": obj}))
+        if request.query.get("sendInitialEvents") == "true":
+            # Streaming lists (kopf's settings.watching.initial_streaming) wait for this mark.
+            await response.write(_line({"type": "BOOKMARK", "object": {
+                "kind": res.kind, "apiVersion": res.api_version, "metadata": {
+                    "resourceVersion": str(self._rv),
+                    "annotations": {"k8s.io/initial-events-end": "true"}}}}))
         while not self._closing:
             changed = self._changed
             assert changed is not None
