@@ -179,7 +179,7 @@ class AnomalyDetector:
             observation=finding.observation,
             hypothesis=finding.hypothesis,
             context=finding.context,
-            node=self.node,
+            node=finding.node or self.node,
             subject=finding.subject,
             snapshots=[Snapshot(data=finding.evidence or {})],
         )
@@ -205,7 +205,10 @@ def _baseline_fingerprint(skill: str, metric: Metric, node: str | None) -> str:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    # Ratios (0.977 of a limit) need their digits; percentages read best with one decimal.
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
 
 
 def detect_once(skills: Iterable[Skill], node: str | None = None) -> list[Notification]:

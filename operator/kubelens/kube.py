@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from kubernetes import client
@@ -17,6 +20,10 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import load_incluster_config
 from kubernetes.config.kube_config import new_client_from_config
+
+from kubelens.redact import redact_text
+
+log = logging.getLogger(__name__)
 
 GROUP = "kubelens.io"
 VERSION = "v1alpha1"
@@ -50,15 +57,18 @@ class KubeError(RuntimeError):
 
 
 def api_client(kubeconfig: str = "") -> client.ApiClient:
-    """A client for the configured cluster: a kubeconfig path, else in-cluster, else ~/.kube."""
+    """A client for the configured cluster: an explicit kubeconfig, else in-cluster, else
+    ``$KUBECONFIG`` or ``~/.kube/config`` (read now: the client reads it at import)."""
+    if not kubeconfig:
+        try:
+            configuration = client.Configuration()
+            load_incluster_config(client_configuration=configuration)
+            return client.ApiClient(configuration)
+        except ConfigException:
+            kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
     if kubeconfig:
         return cast(client.ApiClient, new_client_from_config(config_file=kubeconfig))
-    try:
-        configuration = client.Configuration()
-        load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    except ConfigException:
-        return cast(client.ApiClient, new_client_from_config())
+    return cast(client.ApiClient, new_client_from_config())
 
 
 def _error(exc: ApiException) -> KubeError:
@@ -77,6 +87,42 @@ async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(function, *args, **kwargs)
     except ApiException as exc:
         raise _error(exc) from None
+
+
+class Events:
+    """Kubernetes Events on kubelens's objects, posted at once (not batched), so an
+    Event about a cancellation is written before the object's finalizer is released."""
+
+    def __init__(self, api: client.ApiClient, component: str = "kubelens") -> None:
+        self.core = client.CoreV1Api(api)
+        self.component = component
+
+    async def post(
+        self, involved: Mapping[str, str], reason: str, message: str, warning: bool = False
+    ) -> None:
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "generateName": f"{involved['name']}.",
+                "namespace": involved["namespace"],
+            },
+            "involvedObject": dict(involved),
+            "reason": reason,
+            "message": redact_text(message)[:1024],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            await call(self.core.create_namespaced_event, involved["namespace"], body)
+        except KubeError as exc:
+            # An Event is a courtesy: failing to post one must not fail the work.
+            log.warning("could not post event %s on %s: %s", reason, involved.get("name"), exc)
 
 
 class CustomObjects:

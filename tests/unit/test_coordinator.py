@@ -141,7 +141,7 @@ async def test_max_iterations_drops_tools_on_the_last_turn_and_stops() -> None:
 
 
 async def test_deadline_ends_a_hanging_model_with_a_clear_status() -> None:
-    with ScriptedLLM([Turn(delay=5, tool_calls=[("done", {})])]) as server:
+    with ScriptedLLM([Turn(delay=2, tool_calls=[("done", {})])]) as server:
         started = time.monotonic()
         result = await make(server).run({"reason": "x"}, timeout=1)
         elapsed = time.monotonic() - started
@@ -229,7 +229,7 @@ async def test_runs_queue_fifo_and_status_reports_it() -> None:
 
 
 async def test_cancel_event_stops_a_run() -> None:
-    with ScriptedLLM([], default=Turn(delay=5, tool_calls=[("done", {})])) as server:
+    with ScriptedLLM([], default=Turn(delay=2, tool_calls=[("done", {})])) as server:
         cancel = asyncio.Event()
         task = asyncio.ensure_future(make(server).run({"reason": "x"}, cancel=cancel))
         await asyncio.sleep(0.2)

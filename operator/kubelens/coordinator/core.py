@@ -566,7 +566,10 @@ class Coordinator:
                 if isinstance(exc, _Finished):
                     run.result.outcome, run.result.message = exc.outcome, exc.message
                 elif exc is not None:
-                    raise exc
+                    # A bug must end this run with a status, never leave it hanging.
+                    log.error("investigation run crashed", exc_info=exc)
+                    run.result.outcome = RunOutcome.FAILED
+                    run.result.message = f"internal error: {type(exc).__name__}: {exc}"
                 else:
                     run.result.outcome = RunOutcome.DONE
                     run.result.message = "finished"

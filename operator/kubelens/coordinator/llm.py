@@ -106,6 +106,8 @@ class LiteLLMClient:
     async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
         import litellm
 
+        # litellm prints help banners to stdout on errors; stdout belongs to our output.
+        litellm.suppress_debug_info = True
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": messages,

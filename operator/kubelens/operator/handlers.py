@@ -12,13 +12,15 @@ clean and restarts lose nothing.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
 import kopf
 
 from kubelens import config, metrics
-from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, api_client
+from kubelens.agent.client import AgentDirectory
+from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, api_client
 from kubelens.operator import service
 from kubelens.operator.status import TERMINAL
 
@@ -38,11 +40,25 @@ def configure(settings: config.Settings) -> None:
     _configured = settings
 
 
+def _options() -> config.Settings:
+    return _configured or config.load({})
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod: the ServiceAccount; elsewhere: --kubeconfig, then $KUBECONFIG."""
+    kubeconfig = _options().kubeconfig
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig
+    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs)
+    return info or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.startup()
 async def startup(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    options = _configured or config.load({})
+    options = _options()
     # kopf keeps its own bookkeeping in annotations: the CRDs' status schemas are strict.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
@@ -54,7 +70,9 @@ async def startup(
         settings=options,
         api=api,
         objects=CustomObjects(api),
+        events=Events(api),
         ready_at=time.monotonic() + RESUME_SETTLE_SECONDS,
+        agents=AgentDirectory.from_settings(options, api),
     )
     if options.metrics_port:
         metrics.serve(options.metrics_port)
@@ -65,6 +83,8 @@ async def startup(
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     ctx = getattr(memo, "ctx", None)
     if ctx is not None:
+        if ctx.agents is not None:
+            await ctx.agents.close()
         ctx.api.close()
 
 
@@ -79,7 +99,15 @@ def _unfinished(status: kopf.Status, **_: Any) -> bool:
 
 
 @kopf.daemon(
-    GROUP, VERSION, INVESTIGATIONS, when=_unfinished, cancellation_timeout=30.0, initial_delay=0
+    GROUP,
+    VERSION,
+    INVESTIGATIONS,
+    when=_unfinished,
+    # On deletion the daemon is first asked to stop (it cancels the run and reports),
+    # and only cancelled by force if it has not finished after the backoff.
+    cancellation_backoff=20.0,
+    cancellation_timeout=10.0,
+    initial_delay=0,
 )
 async def investigation(
     name: str,
@@ -87,7 +115,7 @@ async def investigation(
     meta: kopf.Meta,
     spec: kopf.Spec,
     status: kopf.Status,
-    body: kopf.Body,
+    uid: str,
     stopped: kopf.DaemonStopped,
     memo: kopf.Memo,
     **_: Any,
@@ -97,11 +125,17 @@ async def investigation(
         namespace=namespace or "default",
         generation=int(meta.get("generation") or 1),
         created=str(meta.get("creationTimestamp") or ""),
+        uid=uid,
     )
+    ctx: service.OperatorContext = memo.ctx
 
-    def post_event(reason: str, message: str, warning: bool) -> None:
-        kopf.event(body, type="Warning" if warning else "Normal", reason=reason, message=message)
+    async def post_event(reason: str, message: str, warning: bool) -> None:
+        await ctx.events.post(ref.involved(), reason, message, warning)
+
+    def deleted() -> bool:
+        reason = stopped.reason
+        return bool(reason and reason & kopf.DaemonStoppingReason.RESOURCE_DELETED)
 
     await service.run_investigation(
-        memo.ctx, ref, dict(spec), dict(status), stopped.wait, post_event
+        ctx, ref, dict(spec), dict(status), stopped.wait, post_event, deleted
     )

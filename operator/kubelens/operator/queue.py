@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -30,17 +31,31 @@ class NamespaceQueue:
         ahead = 1 if self.running else 0
         return ahead + (self.waiting.index(key) if key in self.waiting else 0)
 
+    def join(self, key: QueueKey) -> None:
+        """Take a place in line now (a later :meth:`turn` keeps it)."""
+        if key not in self.waiting:
+            bisect.insort(self.waiting, key)
+        metrics.QUEUE_DEPTH.labels(self.namespace).set(len(self.waiting))
+
     @asynccontextmanager
     async def turn(
-        self, key: QueueKey, on_position: PositionCallback | None = None
+        self,
+        key: QueueKey,
+        on_position: PositionCallback | None = None,
+        not_before: float = 0.0,
     ) -> AsyncIterator[None]:
-        """Wait until ``key`` is first in line and nothing runs, then hold the namespace."""
-        async with self._changed:
-            bisect.insort(self.waiting, key)
-            self._changed.notify_all()
-        metrics.QUEUE_DEPTH.labels(self.namespace).set(len(self.waiting))
+        """Wait until ``key`` is first in line, nothing runs and ``not_before`` (a monotonic
+        time) has passed, then hold the namespace."""
+        self.join(key)
         reported = -1
         try:
+            delay = not_before - time.monotonic()
+            if delay > 0:
+                # After a restart every resumed Investigation joins first; only then the
+                # oldest may start, whichever handler happened to run first.
+                await asyncio.sleep(delay)
+            async with self._changed:
+                self._changed.notify_all()
             while True:
                 async with self._changed:
                     if self.running is None and self.waiting[0] == key:

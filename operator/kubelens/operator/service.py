@@ -14,24 +14,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubelens import metrics
+from kubelens.agent.client import AgentDirectory, CompositeOperators
 from kubelens.config import Settings
 from kubelens.coordinator import Coordinator, build_model
 from kubelens.coordinator.core import RunEvent, RunOptions
 from kubelens.coordinator.ports import Operators
 from kubelens.embedded import InProcessOperators
-from kubelens.kube import INVESTIGATIONS, CustomObjects, KubeError
+from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, KubeError
 from kubelens.models import Insight, RunResult
 from kubelens.notifications import NotificationResources
 from kubelens.operator import status as st
 from kubelens.operator.queue import Queues
 from kubelens.operator.spec import InvalidSpecError, InvestigationSpec, parse_spec
+from kubelens.skills import NODE_SKILLS
 from kubelens.skills.base import Skill
 from kubelens.skills.cluster import CLUSTER_SKILLS, KubernetesSource, cluster_skills
 
 log = logging.getLogger(__name__)
 
 #: Event poster: (reason, message, warning?) → posts a Kubernetes Event on the object.
-PostEvent = Callable[[str, str, bool], None]
+PostEvent = Callable[[str, str, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -40,10 +42,20 @@ class InvestigationRef:
     namespace: str
     generation: int
     created: str
+    uid: str = ""
 
     @property
     def queue_key(self) -> tuple[str, str]:
         return (self.created, self.name)
+
+    def involved(self) -> dict[str, str]:
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Investigation",
+            "name": self.name,
+            "namespace": self.namespace,
+            "uid": self.uid,
+        }
 
 
 @dataclass
@@ -53,11 +65,14 @@ class OperatorContext:
     settings: Settings
     api: Any
     objects: CustomObjects
+    events: Events
     queues: Queues = field(default_factory=Queues)
     #: Monotonic time before which no run starts, so Investigations resumed after a
     #: restart all join their lines first and keep their creation order.
     ready_at: float = 0.0
     skills_factory: Callable[[str], list[Skill]] | None = None
+    #: The node agents (None: node skills are not offered, e.g. tests without agents).
+    agents: AgentDirectory | None = None
 
     def skills_for(self, namespace: str) -> list[Skill]:
         if self.skills_factory is not None:
@@ -66,7 +81,7 @@ class OperatorContext:
 
     @property
     def known_skills(self) -> set[str]:
-        return {skill.name for skill in CLUSTER_SKILLS}
+        return {skill.name for skill in CLUSTER_SKILLS} | {skill.name for skill in NODE_SKILLS}
 
 
 async def run_investigation(
@@ -76,8 +91,13 @@ async def run_investigation(
     current_status: Mapping[str, Any],
     stopped: Callable[[], Awaitable[Any]],
     post_event: PostEvent,
+    deleted: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Drive one Investigation to a terminal phase (or return if it already is)."""
+    """Drive one Investigation to a terminal phase (or return if it already is).
+
+    ``stopped`` resolves when the handler must stop; ``deleted`` then tells a deletion
+    (cancel and report) from an operator shutdown (stop quietly: the next operator
+    process resumes the Investigation where it was)."""
     if current_status.get("phase") in st.TERMINAL:
         return
     settings = ctx.settings
@@ -87,19 +107,16 @@ async def run_investigation(
         )
     except InvalidSpecError as exc:
         await _patch(ctx, ref, st.invalid(str(exc), ref.generation))
-        post_event("InvalidSpec", str(exc), True)
+        await post_event("InvalidSpec", str(exc), True)
         metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.FAILED.value).inc()
         return
     model = build_model(settings, model_name)
 
     if current_status.get("phase") != st.Phase.RUNNING.value:
+        ctx.queues[ref.namespace].join(ref.queue_key)
         await _patch(ctx, ref, st.pending(0, ref.generation, model.name))
-        post_event("Queued", f"queued for namespace {ref.namespace}'s coordinator", False)
+        await post_event("Queued", f"queued for namespace {ref.namespace}'s coordinator", False)
         metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.PENDING.value).inc()
-
-    delay = ctx.ready_at - time.monotonic()
-    if delay > 0:
-        await asyncio.sleep(delay)
 
     async def report_position(position: int) -> None:
         await _patch(
@@ -112,9 +129,10 @@ async def run_investigation(
     started = asyncio.Event()
 
     async def wait_and_run() -> None:
-        async with ctx.queues[ref.namespace].turn(ref.queue_key, report_position):
+        queue = ctx.queues[ref.namespace]
+        async with queue.turn(ref.queue_key, report_position, not_before=ctx.ready_at):
             started.set()
-            await _run(ctx, ref, parsed, model, current_status, cancel, post_event)
+            await _run(ctx, ref, parsed, model, current_status, cancel, post_event, deleted)
 
     work = asyncio.ensure_future(wait_and_run())
     stop = asyncio.ensure_future(stopped())
@@ -131,7 +149,8 @@ async def run_investigation(
             return
         work.cancel()
         await asyncio.gather(work, return_exceptions=True)
-        await _cancelled(ctx, ref, "deleted while waiting in the queue", post_event)
+        if deleted():
+            await _cancelled(ctx, ref, "deleted while waiting in the queue", post_event)
     finally:
         stop.cancel()
         if not work.done():
@@ -146,10 +165,11 @@ async def _run(
     current_status: Mapping[str, Any],
     cancel: asyncio.Event,
     post_event: PostEvent,
+    deleted: Callable[[], bool],
 ) -> None:
     prior = [Insight.model_validate(i) for i in current_status.get("insights") or []]
     await _patch(ctx, ref, st.running(ref.generation, model.name))
-    post_event("Started", f"investigating with {model.name}", False)
+    await post_event("Started", f"investigating with {model.name}", False)
     metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.RUNNING.value).inc()
 
     store = NotificationResources(
@@ -179,7 +199,9 @@ async def _run(
             insights.append(insight)
             # Written at once, so a restart resumes with it and never writes it twice.
             await _patch(ctx, ref, st.insight_fields(insights))
-            post_event("Insight", f"[{insight.confidence.value}] {insight.summary}"[:1000], False)
+            await post_event(
+                "Insight", f"[{insight.confidence.value}] {insight.summary}"[:1000], False
+            )
 
     context: dict[str, Any] = {
         "reason": spec.reason,
@@ -206,6 +228,11 @@ async def _run(
             investigation=ref.name,
         ),
     )
+    if cancel.is_set() and not deleted():
+        # The operator is shutting down: keep the phase and the held notifications, so
+        # the next operator process resumes this run and re-reads what it was analysing.
+        await _patch(ctx, ref, {"message": "operator restarting; the investigation resumes"})
+        return
     try:
         await store.release()
     except KubeError as exc:
@@ -213,15 +240,21 @@ async def _run(
     _observe(ref, result, time.monotonic() - started)
     final = st.finished(result, ref.generation)
     await _patch(ctx, ref, final)
-    post_event(final["phase"], final["message"], final["phase"] != st.Phase.SUCCEEDED.value)
+    await post_event(final["phase"], final["message"], final["phase"] != st.Phase.SUCCEEDED.value)
 
 
 def build_operators(
-    ctx: OperatorContext, ref: InvestigationRef, spec: InvestigationSpec,
+    ctx: OperatorContext,
+    ref: InvestigationRef,
+    spec: InvestigationSpec,
     store: NotificationResources,
 ) -> Operators:
     """Where this Investigation's skills run: cluster skills here, node skills on agents."""
-    return InProcessOperators(ctx.skills_for(ref.namespace), store, source="cluster")
+    cluster = InProcessOperators(ctx.skills_for(ref.namespace), store, source="cluster")
+    if ctx.agents is None:
+        return cluster
+    nodes = ctx.agents.operators(ref.namespace, spec.nodes, spec.node_selector)
+    return CompositeOperators([cluster, nodes])
 
 
 async def _cancelled(
@@ -232,7 +265,7 @@ async def _cancelled(
     except KubeError as exc:
         if not exc.not_found:
             raise
-    post_event("Cancelled", message, False)
+    await post_event("Cancelled", message, False)
     metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.CANCELLED.value).inc()
 
 

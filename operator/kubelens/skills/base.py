@@ -80,6 +80,8 @@ class Finding:
     hypothesis: str = ""
     context: str = ""
     evidence: dict[str, Any] | None = None
+    #: The node it happened on, when the skill knows better than its runner (cluster skills).
+    node: str | None = None
 
 
 @dataclass(frozen=True)
