@@ -329,3 +329,43 @@ def test_kubectl_apply_example_then_get_investigations(
     table = kubectl("get", "investigations").stdout
     assert table.split()[:4] == ["NAME", "PHASE", "INSIGHTS", "AGE"]
     assert name in table and "Succeeded" in table
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_operator_metrics_count_investigations_and_tool_calls(
+        operator_env: KubeEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    env = operator_env
+    port = free_port()
+    monkeypatch.setenv("KUBELENS_METRICS_PORT", str(port))
+    env.emulator.create(oom_killed_pod(env.namespace))
+    with operator(env.namespace):
+        create(env, investigation("measured"))
+        wait_phase(env, "measured", TERMINAL)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text.decode())
+        for s in family.samples
+    }
+    ns = env.namespace
+    assert samples[("kubelens_investigations_total",
+                    (("namespace", ns), ("phase", "Succeeded")))] == 1
+    assert samples[("kubelens_investigations_total",
+                    (("namespace", ns), ("phase", "Running")))] == 1
+    assert samples[("kubelens_queue_depth", (("namespace", ns),))] == 0
+    tool_calls = sum(v for (name, labels), v in samples.items()
+                     if name == "kubelens_tool_calls_total" and ("outcome", "ok") in labels)
+    assert tool_calls >= 3
+    assert samples[("kubelens_investigation_duration_seconds_count",
+                    (("namespace", ns), ("outcome", "done")))] == 1
