@@ -12,6 +12,7 @@ import base64
 import copy
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,10 +33,15 @@ from kubernetes import client as kube
 from prometheus_client import REGISTRY
 
 from kubelens.config import Settings
-from kubelens.kube import CustomObjects
+from kubelens.kube import CustomObjects, KubeError
 from kubelens.webhook.investigations import ANNOTATION_RESOLVED_AT, group_hash
 from kubelens.webhook.server import Credentials, WebhookConfigError, build_app, serve
-from kubelens.webhook.service import AlertGroups, KubeInvestigations, WebhookLimits
+from kubelens.webhook.service import (
+    AlertGroups,
+    InvestigationStore,
+    KubeInvestigations,
+    WebhookLimits,
+)
 from tests.support.emulator import Emulator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
@@ -129,9 +135,10 @@ async def start_receiver(emulator: Emulator, emulator_crds: Any,
 
     async def start(limits: WebhookLimits | None = None,
                     credentials: Credentials = Credentials(TOKEN.encode(), BASIC.encode()),
-                    api: kube.ApiClient | None = None) -> Receiver:
-        groups = AlertGroups(KubeInvestigations(CustomObjects(api or kube_client)), "default",
-                             limits)
+                    api: kube.ApiClient | None = None,
+                    store: InvestigationStore | None = None) -> Receiver:
+        store = store or KubeInvestigations(CustomObjects(api or kube_client))
+        groups = AlertGroups(store, "default", limits)
         runner = web.AppRunner(build_app(credentials, groups), access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -785,3 +792,101 @@ def test_kubelens_webhook_without_credentials_will_not_start(kubeconfig: Path) -
     assert process.returncode != 0
     assert "refusing to start without authentication" in stderr
     assert "Traceback" not in stderr
+
+
+# --- a real Alertmanager (Debian's prometheus-alertmanager), when installed -----------
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+class FirstCreateFails(KubeInvestigations):
+    """The API server fails the first create (an etcd hiccup), then recovers."""
+
+    failures = 0
+
+    async def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.failures:
+            self.failures += 1
+            raise KubeError("Kubernetes API 500: etcdserver: leader changed", 500)
+        return await super().create(namespace, body)
+
+
+@pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed")
+async def test_real_alertmanager_is_retried_grouped_and_resolved(
+        start_receiver: StartReceiver, kube_client: kube.ApiClient, tmp_path: Path) -> None:
+    store = FirstCreateFails(CustomObjects(kube_client))
+    receiver = await start_receiver(store=store)
+    am_port = free_port()
+    config = {
+        "route": {"receiver": "kubelens", "group_by": ["alertname", "namespace"],
+                  "group_wait": "100ms", "group_interval": "1s", "repeat_interval": "1h"},
+        "receivers": [{"name": "kubelens", "webhook_configs": [{
+            "url": f"{receiver.base}/alertmanager", "send_resolved": True,
+            "http_config": {"authorization": {"type": "Bearer", "credentials": TOKEN}}}]}],
+    }
+    (tmp_path / "alertmanager.yml").write_text(json.dumps(config))
+    assert ALERTMANAGER is not None
+    process = subprocess.Popen(
+        [ALERTMANAGER, f"--config.file={tmp_path / 'alertmanager.yml'}",
+         f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{am_port}",
+         "--cluster.listen-address=", "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    api = f"http://127.0.0.1:{am_port}/api/v2"
+
+    def alert(pod: str, ends: str | None = None) -> dict[str, Any]:
+        labels = {"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": pod}
+        sent: dict[str, Any] = {"labels": labels, "generatorURL": "http://prometheus/graph",
+                                "annotations": {"summary": "Pod is crash looping."}}
+        if ends:
+            sent["endsAt"] = ends
+        return sent
+
+    async def wait_for(predicate: Callable[[], bool], what: str) -> None:
+        for _ in range(300):
+            if predicate():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"{api}/status") as ready:
+                        if ready.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            async with session.post(f"{api}/alerts", json=[alert("checkout-a")]) as posted:
+                assert posted.status == 200
+
+            # The first delivery hits the failing create: answered 503, and Alertmanager
+            # (which retries 5xx only) delivers again.
+            await wait_for(lambda: len(receiver.investigations("shop")) == 1, "the Investigation")
+            assert store.failures == 1
+            [found] = receiver.investigations("shop")
+            name = found["metadata"]["name"]
+            assert found["spec"]["reason"] == "KubePodCrashLooping: Pod is crash looping."
+            receiver.set_phase(name, "Pending")
+
+            async with session.post(f"{api}/alerts", json=[alert("checkout-b")]) as posted:
+                assert posted.status == 200
+            await wait_for(lambda: len(
+                receiver.investigation(name)["spec"]["context"]["alerts"]) == 2, "the merge")
+
+            ended = "2020-01-01T00:00:00Z"
+            async with session.post(f"{api}/alerts", json=[alert("checkout-a", ended),
+                                                           alert("checkout-b", ended)]) as posted:
+                assert posted.status == 200
+            await wait_for(lambda: receiver.investigation(name).get("status", {}).get(
+                "phase") == "Cancelled", "the cancellation")
+    finally:
+        process.terminate()
+        try:
+            _, stderr = await asyncio.to_thread(process.communicate, timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+    assert len(receiver.investigations()) == 1, stderr
+    annotations = receiver.investigation(name)["metadata"]["annotations"]
+    assert ANNOTATION_RESOLVED_AT in annotations
