@@ -3,6 +3,7 @@ merging, the write bucket, and the group cache's bound."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -216,38 +217,65 @@ def test_token_bucket_burst_then_rate() -> None:
         TokenBucket(rate=0, burst=1)
 
 
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386, as the API server applies application/merge-patch+json."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
 class MemoryStore:
-    """An in-memory InvestigationStore: enough API for the service's own logic."""
+    """An in-memory InvestigationStore with the API server's optimistic concurrency."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.version = 0
 
-    def _stamp(self, obj: dict[str, Any]) -> dict[str, Any]:
+    def _stamp(self, key: tuple[str, str], obj: dict[str, Any]) -> dict[str, Any]:
         self.version += 1
         obj["metadata"]["resourceVersion"] = str(self.version)
+        self.objects[key] = obj
         return copy.deepcopy(obj)
+
+    def _current(self, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        if (namespace, name) not in self.objects:
+            raise KubeError("not found", 404)
+        current = self.objects[(namespace, name)]
+        wanted = (patch.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise KubeError("the object has been modified", 409)
+        return current
 
     async def find_group(self, group: str) -> list[dict[str, Any]]:
         return [copy.deepcopy(o) for o in self.objects.values()
                 if o["metadata"]["labels"]["kubelens.io/alert-group"] == group]
 
     async def get(self, namespace: str, name: str) -> dict[str, Any]:
-        return copy.deepcopy(self.objects[(namespace, name)])
+        return copy.deepcopy(self._current(namespace, name, {}))
 
     async def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         key = (namespace, body["metadata"]["name"])
         if key in self.objects:
             raise KubeError("exists", 409)
-        self.objects[key] = copy.deepcopy(body)
-        return self._stamp(self.objects[key])
+        return self._stamp(key, copy.deepcopy(body))
 
     async def patch(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        current = self._current(namespace, name, body)
+        patched = apply_merge_patch(current, {k: v for k, v in body.items() if k != "status"})
+        return self._stamp((namespace, name), patched)
 
     async def patch_status(self, namespace: str, name: str, resource_version: str,
                            status: Mapping[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        current = self._current(namespace, name, {"metadata": {
+            "resourceVersion": resource_version}})
+        patched = apply_merge_patch(current, {"status": dict(status)})
+        return self._stamp((namespace, name), patched)
 
 
 async def test_idle_groups_are_forgotten_beyond_the_bound() -> None:
@@ -260,3 +288,44 @@ async def test_idle_groups_are_forgotten_beyond_the_bound() -> None:
         assert outcome.action == "created"
     assert len(groups._lines) <= 3
     assert len(store.objects) == 6
+
+
+def firing_group(parsed: Notification) -> str:
+    return inv.group_hash(parsed.group_key)
+
+
+async def test_notifications_arriving_during_a_write_keep_their_order() -> None:
+    """firing, resolved, firing: the second firing comes after the group resolved, so it
+    must open the next Investigation, not ride along in the first firing's write."""
+    store = MemoryStore()
+    groups = AlertGroups(store, "default",
+                         WebhookLimits(writes_per_second=20, write_burst=1, max_write_wait=5))
+    firing, repeat, resolved = (notification(raw(n)) for n in ("firing", "repeat", "resolved"))
+    first = await groups.receive(firing)  # the one token of the burst
+
+    # repeat and resolved form one batch; repeat's write waits ~50 ms for a token, and
+    # meanwhile firing arrives.
+    pending = [asyncio.create_task(groups.receive(n)) for n in (repeat, resolved)]
+    await asyncio.sleep(0.02)
+    assert groups._lines[firing_group(firing)].waiting == []  # both taken as one batch
+    pending.append(asyncio.create_task(groups.receive(firing)))
+    answers = [await task for task in pending]
+
+    name = first.investigation
+    assert [a.action for a in answers] == ["updated", "resolved", "created"]
+    assert answers[2].investigation == f"{name}-2"
+    assert store.objects[("shop", str(name))]["status"]["phase"] == "Cancelled"
+    assert "status" not in store.objects[("shop", f"{name}-2")]
+
+
+async def test_a_failed_write_fails_every_notification_of_its_batch() -> None:
+    class Broken(MemoryStore):
+        async def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+            await asyncio.sleep(0.01)
+            raise KubeError("Kubernetes API 500: boom", 500)
+
+    groups = AlertGroups(Broken(), "default")
+    results = await asyncio.gather(
+        *(groups.receive(notification(raw("firing"))) for _ in range(5)),
+        return_exceptions=True)
+    assert all(isinstance(r, KubeError) and r.status == 500 for r in results)

@@ -198,6 +198,8 @@ class _GroupLine:
     #: The group's latest Investigation as last read or written, and when.
     latest: Obj | None = None
     seen_at: float = float("-inf")
+    #: Whether the run being applied may take in notifications that queue up meanwhile.
+    takes_late: bool = False
 
 
 def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -293,7 +295,10 @@ class AlertGroups:
                 runs[-1].append(pending)
             else:
                 runs.append([pending])
-        for run in runs:
+        for index, run in enumerate(runs):
+            # Only the batch's last run may take in notifications that arrive meanwhile:
+            # an earlier one would jump them ahead of the resolved one that follows it.
+            line.takes_late = index == len(runs) - 1
             try:
                 if run[0].notification.status is AlertStatus.FIRING:
                     outcome = await self._fire(line, run)
@@ -308,14 +313,16 @@ class AlertGroups:
             # One write served the whole run: the first notification created the
             # Investigation (if one was created), the others were merged into it.
             merged = Outcome("updated", outcome.namespace, outcome.investigation)
-            for index, pending in enumerate(run):
+            for position, pending in enumerate(run):
                 if not pending.answer.done():
-                    rider = index > 0 and outcome.action == "created"
+                    rider = position > 0 and outcome.action == "created"
                     pending.answer.set_result(merged if rider else outcome)
 
     def _late_firing(self, line: _GroupLine) -> list[_Pending]:
         """Firing notifications that queued up while this batch waited for a write token:
         they ride along in the same write (the order with resolved ones is kept)."""
+        if not line.takes_late:
+            return []
         taken = 0
         while taken < len(line.waiting) and line.waiting[taken].notification.status is (
             AlertStatus.FIRING
