@@ -19,7 +19,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +147,42 @@ def host_proc_file(proc: Path, name: str) -> Path:
     """
     pid1 = proc / "1" / name
     return pid1 if os.access(pid1, os.R_OK) else proc / name
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """Space and inodes of one filesystem, in bytes and counts, as ``df`` reports them."""
+
+    size: int
+    used: int
+    #: What an unprivileged writer can still use: blocks reserved for root are excluded.
+    available: int
+    inodes: int = 0
+    inodes_used: int = 0
+
+
+#: Usage of the filesystem mounted at a host mount point (``/var/lib/kubelet``), or None
+#: when it cannot be measured. Replay swaps in recorded figures for ``statvfs``.
+DiskUsageReader = Callable[[str], DiskUsage | None]
+
+
+def statvfs_reader(rootfs: Path) -> DiskUsageReader:
+    """Measure mounts with ``statvfs`` under the host's root filesystem ``rootfs``."""
+
+    def read(mountpoint: str) -> DiskUsage | None:
+        try:
+            st = os.statvfs(host_path(rootfs, mountpoint))
+        except OSError:
+            return None
+        return DiskUsage(
+            size=st.f_blocks * st.f_frsize,
+            used=(st.f_blocks - st.f_bfree) * st.f_frsize,
+            available=st.f_bavail * st.f_frsize,
+            inodes=st.f_files,
+            inodes_used=st.f_files - st.f_ffree,
+        )
+
+    return read
 
 
 @dataclass

@@ -206,9 +206,13 @@ class OsSkill(Skill):
         ),
     )
 
-    def __init__(self, paths: HostPaths | None = None) -> None:
+    def __init__(
+        self, paths: HostPaths | None = None, disk_reader: hostfs.DiskUsageReader | None = None
+    ) -> None:
         super().__init__()
         self.paths = paths or HostPaths()
+        # statvfs by default; replay passes the usage recorded in a scenario's df.json.
+        self.disk_reader = disk_reader or hostfs.statvfs_reader(self.paths.rootfs)
         self._cpu = hostfs.Sampler[tuple[int, ...]]()
         self.add_tool(
             "disk_usage",
@@ -465,22 +469,19 @@ class OsSkill(Skill):
     def _disk_rows(self, mounts: list[Mount]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for mount in mounts:
-            try:
-                st = os.statvfs(hostfs.host_path(self.paths.rootfs, mount.mountpoint))
-            except OSError:
+            usage = self.disk_reader(mount.mountpoint)
+            if usage is None:
                 continue
-            used = (st.f_blocks - st.f_bfree) * st.f_frsize
-            available = st.f_bavail * st.f_frsize
             row: dict[str, Any] = {
                 "mount": mount.mountpoint,
                 "device": mount.device,
                 "fstype": mount.fstype,
-                "size_bytes": st.f_blocks * st.f_frsize,
-                "available_bytes": available,
+                "size_bytes": usage.size,
+                "available_bytes": usage.available,
                 # As df computes it: blocks reserved for root count as unavailable.
-                "used_percent": hostfs.percent(used, used + available),
+                "used_percent": hostfs.percent(usage.used, usage.used + usage.available),
                 "inodes_used_percent": (
-                    hostfs.percent(st.f_files - st.f_ffree, st.f_files) if st.f_files else None
+                    hostfs.percent(usage.inodes_used, usage.inodes) if usage.inodes else None
                 ),
             }
             rows.append(row)
