@@ -441,6 +441,11 @@ def test_requests_are_recorded(emulator: Emulator, core: client.CoreV1Api,
 HANDLERS = textwrap.dedent('''
     import kopf
 
+    @kopf.on.login()
+    def login(**kwargs):
+        # A fresh registry has none of kopf's default login handlers.
+        return kopf.login_with_kubeconfig(**kwargs)
+
     @kopf.on.startup()
     def configure(settings: kopf.OperatorSettings, **_):
         # The CRD's status is structural: kopf's default progress storage (status.kopf)
@@ -466,7 +471,19 @@ def run_kopf(tmp_path: Path, kube_env: Any, *extra: str) -> None:
     handlers.write_text(HANDLERS)
     crs = kube_env.emulator
     args = ["run", "--namespace", kube_env.namespace, *extra, str(handlers)]
-    with kopf.testing.KopfRunner(args, timeout=30) as runner:
+    # kopf's handler registry is process-global: give this throwaway module its own and
+    # restore the default after, or its handlers would also run in later operator tests.
+    previous = kopf.get_default_registry()
+    registry = kopf.OperatorRegistry()
+    kopf.set_default_registry(registry)
+    try:
+        _run_kopf(args, crs, kube_env, registry)
+    finally:
+        kopf.set_default_registry(previous)
+
+
+def _run_kopf(args: list[str], crs: Any, kube_env: Any, registry: Any) -> None:
+    with kopf.testing.KopfRunner(args, timeout=30, registry=registry) as runner:
         crs.create(investigation("kopf-made"), namespace=kube_env.namespace)
         done = crs.wait_for("investigations", "kopf-made", kube_env.namespace,
                             lambda o: bool(o and o.get("status", {}).get("phase")))
