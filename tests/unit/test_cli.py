@@ -41,6 +41,7 @@ def test_investigate_text_report_says_the_analyst_ran() -> None:
     assert done.returncode == 0, done.stderr
     assert "analyst:  built-in rule-based analyst (no model configured)" in done.stdout
     assert "os@" in done.stdout
+    assert " cores; " in done.stdout and "memory " in done.stdout  # a line about the machine
     assert "reason:   is this box ok" in done.stdout
 
 
