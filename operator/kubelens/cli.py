@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, get_args
 
 from kubelens import config
@@ -120,6 +121,63 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _replay(settings: Settings, args: argparse.Namespace) -> int:
+    from kubelens import report, scenario
+    from kubelens.local import UnknownSkillError
+    from kubelens.replay import replay
+
+    try:
+        loaded = scenario.load(Path(args.scenario))
+    except scenario.ScenarioError as exc:
+        return _fail(str(exc))
+    progress = report.Progress() if settings.output == "text" else None
+    try:
+        result = asyncio.run(replay(loaded, settings, listener=progress))
+    except UnknownSkillError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_CANCELLED)
+    if settings.output == "json":
+        sys.stdout.write(report.as_json(result) + "\n")
+    else:
+        sys.stdout.write(report.as_text(result, loaded.spec.reason))
+    code = _OUTCOME_EXIT[result.outcome]
+    if code != EXIT_OK:
+        print(f"kubelens: replay {result.outcome.value}: {result.message}", file=sys.stderr)
+    return code
+
+
+def _record(settings: Settings, args: argparse.Namespace) -> int:
+    from kubelens import record
+
+    try:
+        written = record.record(settings, Path(args.directory))
+    except record.RecordError as exc:
+        return _fail(str(exc))
+    for warning in written.warnings:
+        print(f"kubelens: not recorded: {warning}", file=sys.stderr)
+    print(f"kubelens: recorded {written.summary()} into {written.root}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _eval(settings: Settings, args: argparse.Namespace) -> int:
+    from kubelens import evals
+    from kubelens.local import UnknownSkillError
+    from kubelens.scenario import ScenarioError
+
+    try:
+        loaded = evals.load_for_eval(Path(p) for p in args.scenarios)
+        rows = asyncio.run(evals.evaluate_all(loaded, settings))
+    except (ScenarioError, UnknownSkillError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_CANCELLED)
+    sys.stdout.write(evals.as_json(rows) + "\n" if settings.output == "json"
+                     else evals.as_table(rows))
+    # A failing scenario is a result, not an error: the command ran.
+    return EXIT_OK
+
+
 def _config_doc(settings: Settings, args: argparse.Namespace) -> int:
     sys.stdout.write(config.configuration_markdown())
     return EXIT_OK
@@ -149,6 +207,21 @@ def _commands() -> dict[str, tuple[str, str, Command]]:
         "webhook": (config.WEBHOOK,
                     "Run the Alertmanager webhook receiver that creates Investigations.",
                     _webhook),
+        "replay": (
+            config.REPLAY,
+            "Investigate a recorded scenario folder (docs/scenarios.md) offline.",
+            _replay,
+        ),
+        "record": (
+            config.RECORD,
+            "Record a namespace (kubeconfig) and this host into a scenario folder.",
+            _record,
+        ),
+        "eval": (
+            config.EVAL,
+            "Replay scenario folders and grade the insights against their expect blocks.",
+            _eval,
+        ),
         "config-doc": (
             "",
             "Print the configuration reference (docs/configuration.md).",
@@ -156,6 +229,20 @@ def _commands() -> dict[str, tuple[str, str, Command]]:
         ),
     }
     return commands
+
+
+def _positionals() -> dict[str, Callable[[argparse.ArgumentParser], None]]:
+    """Arguments that are not settings: the folders replay, record and eval work on."""
+    return {
+        "replay": lambda p: p.add_argument(
+            "scenario", metavar="DIR", help="A scenario folder (with scenario.yaml)."),
+        "record": lambda p: p.add_argument(
+            "directory", metavar="DIR",
+            help="Where to write the scenario (created; must be empty if it exists)."),
+        "eval": lambda p: p.add_argument(
+            "scenarios", metavar="DIR", nargs="+",
+            help="Scenario folders, or folders of scenario folders."),
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, (group, help_text, _) in _commands().items():
         child = sub.add_parser(name, help=help_text, description=help_text)
+        if name in _positionals():
+            _positionals()[name](child)
         if group:
             _add_setting_flags(child, group)
     return parser

@@ -22,8 +22,10 @@ OPERATOR = "operator"
 AGENT = "agent"
 WEBHOOK = "webhook"
 REPLAY = "replay"
-RUNNERS = (INVESTIGATE, OPERATOR, REPLAY)  # commands that run the coordinator
-LOCAL_RUNS = (INVESTIGATE, REPLAY)  # runs whose options come from flags, not a spec
+RECORD = "record"
+EVAL = "eval"
+RUNNERS = (INVESTIGATE, OPERATOR, REPLAY, EVAL)  # commands that run the coordinator
+LOCAL_RUNS = (INVESTIGATE, REPLAY, EVAL)  # runs whose options come from flags, not a spec
 
 
 def _opt(default: Any, help: str, *commands: str, env: tuple[str, ...] = (), **bounds: Any) -> Any:
@@ -43,7 +45,11 @@ class Settings(BaseModel):
 
     # --- investigation -----------------------------------------------------------
     reason: str = _opt(
-        "", "Why you are investigating: the question the coordinator answers.", INVESTIGATE
+        "",
+        "Why you are investigating: the question the coordinator answers (record: written "
+        "into scenario.yaml).",
+        INVESTIGATE,
+        RECORD,
     )
     skills: list[str] = _opt(
         [],
@@ -76,14 +82,26 @@ class Settings(BaseModel):
         "Output format: a readable report (text) or one JSON object (json).",
         INVESTIGATE,
         REPLAY,
+        EVAL,
     )
-    samples: int = _opt(3, "Snapshots taken before investigating.", INVESTIGATE, ge=1, le=120)
-    sample_interval: float = _opt(1.0, "Seconds between those snapshots.", INVESTIGATE, ge=0, le=60)
+    samples: int = _opt(
+        3,
+        "Snapshots taken before investigating (record: host samples written).",
+        INVESTIGATE,
+        RECORD,
+        ge=1,
+        le=120,
+    )
+    sample_interval: float = _opt(
+        1.0, "Seconds between those snapshots.", INVESTIGATE, RECORD, ge=0, le=60
+    )
     namespace: str = _opt(
         "",
         "investigate: the cluster namespace to investigate with the cluster skills (needs a "
-        "kubeconfig); operator/agent/webhook: the namespace kubelens is installed in.",
+        "kubeconfig); record: the namespace to record (default: the kubeconfig context's); "
+        "operator/agent/webhook: the namespace kubelens is installed in.",
         INVESTIGATE,
+        RECORD,
         OPERATOR,
         AGENT,
         WEBHOOK,
@@ -95,6 +113,7 @@ class Settings(BaseModel):
         "",
         "Path of a kubeconfig (default: in-cluster, then ~/.kube/config).",
         INVESTIGATE,
+        RECORD,
         OPERATOR,
         AGENT,
         WEBHOOK,
@@ -102,12 +121,25 @@ class Settings(BaseModel):
     )
 
     # --- host paths (node skills) -----------------------------------------------
-    host_proc: Path = _opt(Path("/proc"), "Where the host's /proc is mounted.", INVESTIGATE, AGENT)
+    host_proc: Path = _opt(
+        Path("/proc"), "Where the host's /proc is mounted.", INVESTIGATE, AGENT, RECORD
+    )
     host_cgroup: Path = _opt(
-        Path("/sys/fs/cgroup"), "Where the host's cgroup tree is mounted.", INVESTIGATE, AGENT
+        Path("/sys/fs/cgroup"),
+        "Where the host's cgroup tree is mounted.",
+        INVESTIGATE,
+        AGENT,
+        RECORD,
     )
     host_root: Path = _opt(
-        Path("/"), "Where the host's root filesystem is mounted.", INVESTIGATE, AGENT
+        Path("/"), "Where the host's root filesystem is mounted.", INVESTIGATE, AGENT, RECORD
+    )
+
+    # --- record ------------------------------------------------------------------
+    record_host: bool = _opt(
+        True,
+        "Also copy this machine's /proc and cgroup files (and disk usage) as host samples.",
+        RECORD,
     )
 
     # --- operator ----------------------------------------------------------------
@@ -126,7 +158,14 @@ class Settings(BaseModel):
     health_port: int = _opt(8081, "Port of the /healthz probe.", OPERATOR, ge=1, le=65535)
 
     # --- agent -------------------------------------------------------------------
-    node_name: str = _opt("", "The node this agent runs on.", AGENT, env=("NODE_NAME",))
+    node_name: str = _opt(
+        "",
+        "The node this agent runs on (record: the node the host samples are from; default "
+        "this machine's hostname).",
+        AGENT,
+        RECORD,
+        env=("NODE_NAME",),
+    )
     agent_port: int = _opt(8181, "Port of the agent's skill API.", OPERATOR, AGENT, ge=1, le=65535)
     agent_interval: float = _opt(
         15.0, "Seconds between the agent's snapshots.", AGENT, ge=0.1, le=3600
@@ -160,8 +199,16 @@ class Settings(BaseModel):
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = _opt(
-        "warning", "Log level.", INVESTIGATE, OPERATOR, AGENT, WEBHOOK, REPLAY
+        "warning", "Log level.", INVESTIGATE, OPERATOR, AGENT, WEBHOOK, REPLAY, RECORD, EVAL
     )
+
+    @field_validator("host_proc", "host_cgroup", "host_root", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # A NUL byte cannot be in a path: open() would fail with ValueError, not OSError.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("a path cannot contain a NUL byte")
+        return value
 
     @field_validator("skills", "model_allowlist", "watch_namespaces", mode="before")
     @classmethod
@@ -214,6 +261,9 @@ def load(flags: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> 
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             flag = "--" + field.replace("_", "-")
+            if field not in Settings.model_fields:
+                problems.append(f"{flag}: unknown setting")
+                continue
             problems.append(f"{flag} (or {env_names(field)[0]}): {error['msg']}")
         raise SettingsError("; ".join(problems)) from None
 

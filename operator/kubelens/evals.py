@@ -1,0 +1,167 @@
+"""``kubelens eval``: replay scenarios and grade the insights against their ``expect``.
+
+A grade is plain data: did one insight name the root cause (a keyword of every group),
+mention the expected objects and carry enough confidence; or, for a healthy scenario,
+was nothing invented. Each row also carries what the run cost: tokens, money, time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kubelens import scenario as scenarios
+from kubelens.config import Settings
+from kubelens.coordinator import ModelClient
+from kubelens.models import Insight, RunOutcome, RunResult
+from kubelens.replay import replay
+from kubelens.scenario import Expectation, Scenario, ScenarioError
+
+
+@dataclass(frozen=True)
+class Grade:
+    passed: bool
+    why: str
+
+
+@dataclass(frozen=True)
+class EvalRow:
+    scenario: str
+    passed: bool
+    why: str
+    insights: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    latency_s: float
+    outcome: str
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def grade(result: RunResult, expect: Expectation) -> Grade:
+    """Check a run's insights against a scenario's expectation."""
+    insights = result.insights
+    ended = "" if result.outcome is RunOutcome.DONE else (
+        f" (run ended {result.outcome.value}: {result.message})")
+    if expect.no_insight:
+        if not insights:
+            return Grade(True, "no insight, as expected" + ended)
+        return Grade(False, f"expected no insight, got {len(insights)}: "
+                            f"{_clip(insights[0].summary)}")
+    if not insights:
+        return Grade(False, "no insight" + ended)
+    checked = [(_missing(insight, expect), insight) for insight in insights]
+    for missing, insight in checked:
+        if not missing:
+            matched = insight.root_cause_hypothesis or insight.summary
+            return Grade(True, f"matched by: {_clip(matched)}")
+    fewest, _ = min(checked, key=lambda pair: len(pair[0]))
+    return Grade(False, "; ".join(fewest) + ended)
+
+
+def _missing(insight: Insight, expect: Expectation) -> list[str]:
+    """What this insight lacks to satisfy ``expect``, as readable phrases."""
+    words = f"{insight.summary}\n{insight.root_cause_hypothesis}".lower()
+    named = " ".join([words, *(s.name.lower() for s in insight.subjects)])
+    missing = [
+        "no " + "/".join(group)
+        for group in expect.root_cause
+        if not any(keyword.lower() in words for keyword in group)
+    ]
+    missing += [f"does not mention {name}" for name in expect.subjects
+                if name.lower() not in named]
+    if expect.min_confidence and insight.confidence.rank < expect.min_confidence.rank:
+        missing.append(f"confidence {insight.confidence.value} < "
+                       f"{expect.min_confidence.value}")
+    return missing
+
+
+def _clip(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scenario_folders(paths: Iterable[Path]) -> list[Path]:
+    """Scenario folders named directly, or found one level below a named folder."""
+    found: list[Path] = []
+    for path in paths:
+        if scenarios.is_scenario(path):
+            found.append(path)
+            continue
+        children = sorted(p for p in path.iterdir() if scenarios.is_scenario(p)) \
+            if path.is_dir() else []
+        if not children:
+            raise ScenarioError(f"{path}: neither a scenario ({scenarios.SCENARIO_FILE}) "
+                                "nor a folder of scenarios")
+        found.extend(children)
+    return found
+
+
+def load_for_eval(paths: Iterable[Path]) -> list[Scenario]:
+    """Every scenario, checked before any runs: a bad one stops the eval with its error."""
+    loaded = []
+    for folder in scenario_folders(paths):
+        scenario = scenarios.load(folder)
+        if scenario.spec.expect is None:
+            raise ScenarioError(f"{folder / scenarios.SCENARIO_FILE}: has no expect block, "
+                                "so there is nothing to grade")
+        loaded.append(scenario)
+    return loaded
+
+
+async def evaluate(
+    scenario: Scenario, settings: Settings | None = None, model: ModelClient | None = None
+) -> tuple[EvalRow, RunResult]:
+    """Replay one scenario and grade it."""
+    assert scenario.spec.expect is not None, "load_for_eval checks every scenario has expect"
+    started = time.perf_counter()
+    result = await replay(scenario, settings, model=model)
+    latency = time.perf_counter() - started
+    verdict = grade(result, scenario.spec.expect)
+    usage = result.usage
+    row = EvalRow(
+        scenario=scenario.name, passed=verdict.passed, why=verdict.why,
+        insights=len(result.insights), prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens, cost=usage.cost,
+        latency_s=round(latency, 3), outcome=result.outcome.value,
+    )
+    return row, result
+
+
+async def evaluate_all(
+    loaded: Sequence[Scenario], settings: Settings | None = None,
+    model: ModelClient | None = None,
+) -> list[EvalRow]:
+    # One at a time: scenarios are small, and a model's rate limit is shared.
+    return [(await evaluate(scenario, settings, model))[0] for scenario in loaded]
+
+
+def pass_rate(rows: Sequence[EvalRow]) -> str:
+    return f"{sum(row.passed for row in rows)}/{len(rows)}"
+
+
+def as_table(rows: Sequence[EvalRow]) -> str:
+    """A fixed-width table, then ``eval_pass_rate N/M`` on its own line."""
+    header = ("scenario", "result", "insights", "tokens", "cost", "latency", "why")
+    lines = [[row.scenario, "pass" if row.passed else "FAIL", str(row.insights),
+              str(row.tokens), f"${row.cost:.4f}", f"{row.latency_s:.2f}s", row.why]
+             for row in rows]
+    widths = [max(len(cells[i]) for cells in [list(header), *lines]) for i in range(6)]
+    out = []
+    for cells in [list(header), *lines]:
+        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:6]))
+                   + "  " + cells[6])
+    out.append("")
+    out.append(f"eval_pass_rate {pass_rate(rows)}")
+    return "\n".join(out) + "\n"
+
+
+def as_json(rows: Sequence[EvalRow]) -> str:
+    return json.dumps({"scenarios": [asdict(row) for row in rows],
+                       "eval_pass_rate": pass_rate(rows)}, indent=2)
