@@ -896,3 +896,19 @@ def test_notes_without_webhook() -> None:
     text = notes("minimal-values.yaml")
     assert "alertmanager" not in text.lower()
     assert "kubectl get notifications -A" in text
+
+
+def test_operator_gets_the_token_the_agents_accept() -> None:
+    """The operator's projected token must carry the audience the agents check and sit
+    where the operator's agent client reads it, or every agent call is refused."""
+    from kubelens.agent.auth import AUDIENCE
+    from kubelens.agent.client import DEFAULT_TOKEN_FILE
+
+    deployment = workload(render(), "operator")
+    pod = deployment["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if "projected" in v)
+    source = volume["projected"]["sources"][0]["serviceAccountToken"]
+    assert source["audience"] == AUDIENCE
+    mount = next(m for m in container(deployment)["volumeMounts"] if m["name"] == volume["name"])
+    assert mount["readOnly"] is True
+    assert f"{mount['mountPath']}/{source['path']}" == str(DEFAULT_TOKEN_FILE)
