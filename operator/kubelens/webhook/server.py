@@ -71,7 +71,8 @@ class Credentials:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Credentials:
-        token, basic = settings.webhook_token.strip(), settings.webhook_basic_auth
+        # Trimmed as Alertmanager trims credentials_file and password_file contents.
+        token, basic = settings.webhook_token.strip(), settings.webhook_basic_auth.strip()
         if basic and ":" not in basic:
             raise WebhookConfigError(
                 "KUBELENS_WEBHOOK_BASIC_AUTH (--webhook-basic-auth) must be USER:PASSWORD"
