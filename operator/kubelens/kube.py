@@ -22,38 +22,39 @@ from kubernetes.config.incluster_config import load_incluster_config
 from kubernetes.config.kube_config import new_client_from_config
 
 from kubelens.redact import redact_text
+from kubelens.resources import (  # re-exported: callers import names from here
+    GROUP,
+    INVESTIGATIONS,
+    LABEL_ALERT_GROUP,
+    LABEL_FINGERPRINT,
+    LABEL_NODE,
+    LABEL_SEVERITY,
+    LABEL_SKILL,
+    NOTIFICATIONS,
+    VERSION,
+    KubeError,
+)
 
 log = logging.getLogger(__name__)
 
-GROUP = "kubelens.io"
-VERSION = "v1alpha1"
-INVESTIGATIONS = "investigations"
-NOTIFICATIONS = "notifications"
+__all__ = [
+    "GROUP",
+    "INVESTIGATIONS",
+    "LABEL_ALERT_GROUP",
+    "LABEL_FINGERPRINT",
+    "LABEL_NODE",
+    "LABEL_SEVERITY",
+    "LABEL_SKILL",
+    "NOTIFICATIONS",
+    "VERSION",
+    "CustomObjects",
+    "Events",
+    "KubeError",
+    "api_client",
+    "call",
+]
+
 MERGE_PATCH = "application/merge-patch+json"
-
-LABEL_NODE = "kubelens.io/node"
-LABEL_SKILL = "kubelens.io/skill"
-LABEL_SEVERITY = "kubelens.io/severity"
-LABEL_FINGERPRINT = "kubelens.io/fingerprint"
-LABEL_ALERT_GROUP = "kubelens.io/alert-group"
-
-
-class KubeError(RuntimeError):
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-
-    @property
-    def temporary(self) -> bool:
-        return self.status in (0, 409, 429) or self.status >= 500
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.status == 409
 
 
 def api_client(kubeconfig: str = "") -> client.ApiClient:

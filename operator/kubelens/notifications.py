@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kubelens.kube import (
+from kubelens.models import Notification, NotificationState, utcnow
+from kubelens.resources import (
     LABEL_FINGERPRINT,
     LABEL_NODE,
     LABEL_SEVERITY,
     LABEL_SKILL,
     NOTIFICATIONS,
-    CustomObjects,
     KubeError,
+    ResourceClient,
+    label_value,
 )
-from kubelens.models import Notification, NotificationState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +50,16 @@ _STATUS_FIELDS = {
 }
 
 
-def _label_value(value: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in value)[:63]
-    return cleaned.strip("-_.") or "none"
-
-
 def to_resource(notification: Notification, namespace: str) -> dict[str, Any]:
     wire = notification.wire()
     spec = {key: wire[key] for key in _SPEC_FIELDS if key in wire}
     labels = {
-        LABEL_SKILL: _label_value(notification.skill),
+        LABEL_SKILL: label_value(notification.skill),
         LABEL_SEVERITY: notification.severity.value,
         LABEL_FINGERPRINT: notification.fingerprint,
     }
     if notification.node:
-        labels[LABEL_NODE] = _label_value(notification.node)
+        labels[LABEL_NODE] = label_value(notification.node)
     return {
         "apiVersion": "kubelens.io/v1alpha1",
         "kind": "Notification",
@@ -72,10 +68,22 @@ def to_resource(notification: Notification, namespace: str) -> dict[str, Any]:
     }
 
 
-def from_resource(obj: dict[str, Any]) -> Notification:
-    spec = dict(obj.get("spec") or {})
+def from_resource(obj: Mapping[str, Any]) -> Notification:
+    """The Notification a resource holds; ValueError (ValidationError is one) if malformed.
+
+    Identity comes from ``metadata.name`` and state from ``status`` only: a spec cannot
+    rename a notification or mark it resolved.
+    """
+    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError("notification resource without a metadata.name")
+    spec = obj.get("spec") or {}
     status = obj.get("status") or {}
-    fields: dict[str, Any] = {"id": obj["metadata"]["name"], **spec}
+    if not isinstance(spec, Mapping) or not isinstance(status, Mapping):
+        raise ValueError(f"notification {name}: spec and status must be objects")
+    fields: dict[str, Any] = {key: spec[key] for key in _SPEC_FIELDS if key in spec}
+    fields["id"] = name
     for wire_key, field in _STATUS_FIELDS.items():
         if status.get(wire_key) is not None:
             fields[field] = status[wire_key]
@@ -90,7 +98,7 @@ def namespace_for(notification: Notification, install_namespace: str) -> str:
 
 
 async def publish(
-    objects: CustomObjects, notification: Notification, namespace: str
+    objects: ResourceClient, notification: Notification, namespace: str
 ) -> Notification:
     """Create the Notification, or bump the open one with the same fingerprint."""
     selector = f"{LABEL_FINGERPRINT}={notification.fingerprint}"
@@ -136,7 +144,7 @@ class NotificationResources:
 
     def __init__(
         self,
-        objects: CustomObjects,
+        objects: ResourceClient,
         investigation: str,
         namespace: str,
         install_namespace: str,

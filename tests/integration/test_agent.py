@@ -14,9 +14,9 @@ from kubelens.agent.autoinvestigate import AutoInvestigator
 from kubelens.agent.pods import PodDirectory
 from kubelens.agent.retention import Retention
 from kubelens.agent.scheduler import Agent
-from kubelens.agent.writer import to_resource
 from kubelens.detection import AnomalyDetector, DetectorSettings
 from kubelens.models import Notification, Severity, Subject
+from kubelens.notifications import to_resource
 from kubelens.skills import ContainersSkill
 from kubelens.skills.base import HostPaths, Skill
 from tests.integration.agent_helpers import (

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubelens import kube, notifications
-from kubelens.agent import auth, kubeapi, writer
+from kubelens import notifications
+from kubelens.agent import auth, kubeapi
 from kubelens.agent.client import NODE_ARGUMENT, AgentOperators, node_catalog
 from kubelens.agent.pods import PodDirectory
 from kubelens.models import Notification, Severity, Snapshot, Subject
@@ -101,22 +101,20 @@ async def test_no_operator_identity_configured_refuses_reviewed_tokens() -> None
     assert "--operator-service-account" in verdict.reason
 
 
-def test_agent_constants_match_the_operators() -> None:
-    for name in ("GROUP", "VERSION", "INVESTIGATIONS", "NOTIFICATIONS", "LABEL_NODE",
-                 "LABEL_SKILL", "LABEL_SEVERITY", "LABEL_FINGERPRINT", "MERGE_PATCH"):
-        assert getattr(kubeapi, name) == getattr(kube, name), name
-
-
 @pytest.mark.parametrize("node", ["node-a", "ip-10-0-0-1.ec2.internal", "Weird Node/1", None])
-def test_writer_resource_is_the_operators_resource(node: str | None) -> None:
+def test_notification_labels_are_valid_label_values(node: str | None) -> None:
+    import re
+
     notification = Notification(
         skill="containers", anomaly_type="container_oom_killed", severity=Severity.CRITICAL,
         observation="killed", hypothesis="limit too low", context="oom_kill +1", node=node,
         subject=Subject(kind="Pod", namespace="shop", name="api-1"),
         snapshots=[Snapshot(data={"a": 1})],
     )
-    assert writer.to_resource(notification, "shop") == notifications.to_resource(
-        notification, "shop")
+    labels = notifications.to_resource(notification, "shop")["metadata"]["labels"]
+    valid = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+    assert all(valid.match(v) and len(v) <= 63 for v in labels.values()), labels
+    assert ("kubelens.io/node" in labels) == (node is not None)
 
 
 class NoPods:

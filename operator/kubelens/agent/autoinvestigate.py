@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kubelens.agent.kubeapi import INVESTIGATIONS, LABEL_NODE, LABEL_SKILL, KubeApi, KubeApiError
-from kubelens.agent.writer import label_value
+from kubelens.agent.kubeapi import KubeApi, KubeApiError
 from kubelens.models import Notification, Severity
+from kubelens.resources import INVESTIGATIONS, LABEL_NODE, LABEL_SKILL, label_value
 
 log = logging.getLogger(__name__)
 

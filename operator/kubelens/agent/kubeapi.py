@@ -27,18 +27,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-log = logging.getLogger(__name__)
+from kubelens.resources import GROUP, VERSION
 
-# The same constants as kubelens.kube (which imports the kubernetes client); a test keeps
-# the two in step.
-GROUP = "kubelens.io"
-VERSION = "v1alpha1"
-INVESTIGATIONS = "investigations"
-NOTIFICATIONS = "notifications"
-LABEL_NODE = "kubelens.io/node"
-LABEL_SKILL = "kubelens.io/skill"
-LABEL_SEVERITY = "kubelens.io/severity"
-LABEL_FINGERPRINT = "kubelens.io/fingerprint"
+log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from kubelens.agent.kubeapi import LABEL_NODE, NOTIFICATIONS, KubeApi, KubeApiError
-from kubelens.agent.writer import label_value
+from kubelens.agent.kubeapi import KubeApi, KubeApiError
 from kubelens.models import NotificationState
+from kubelens.resources import LABEL_NODE, NOTIFICATIONS, label_value
 
 log = logging.getLogger(__name__)
 

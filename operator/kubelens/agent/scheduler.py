@@ -4,7 +4,7 @@ One :class:`Agent` per process. A *cycle* snapshots each skill in a worker threa
 (``/proc`` and cgroup reads must not stall the event loop, which also serves the API),
 feeds the snapshot to the :class:`~kubelens.detection.AnomalyDetector`, maps pod
 anomalies to their pods, and writes each raised notification with
-:func:`kubelens.agent.writer.publish` (create, or bump the open one). On-demand
+:func:`kubelens.notifications.publish` (create, or bump the open one). On-demand
 snapshots and tool calls from the API go through the same skills.
 
 Concurrency: skills and the detector keep state between snapshots (previous counter
@@ -31,9 +31,9 @@ from kubelens.agent.autoinvestigate import AutoInvestigator
 from kubelens.agent.kubeapi import KubeApi, KubeApiError
 from kubelens.agent.pods import PodDirectory
 from kubelens.agent.retention import Retention
-from kubelens.agent.writer import publish
 from kubelens.detection import AnomalyDetector
 from kubelens.models import Notification, OperatorResult, ToolResult, ToolStatus
+from kubelens.notifications import publish
 from kubelens.redact import redact
 from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill, cap_result, validate_arguments
 
