@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import load_incluster_config
 from kubernetes.config.kube_config import new_client_from_config
+from urllib3.exceptions import HTTPError
 
 from kubelens.redact import redact_text
 from kubelens.resources import (  # re-exported: callers import names from here
@@ -88,6 +89,9 @@ async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(function, *args, **kwargs)
     except ApiException as exc:
         raise _error(exc) from None
+    except (OSError, HTTPError) as exc:
+        # No answer at all (refused, reset, timed out): temporary, status 0.
+        raise KubeError(f"Kubernetes API unreachable: {type(exc).__name__}: {exc}") from None
 
 
 class Events:
