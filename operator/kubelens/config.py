@@ -170,6 +170,11 @@ class Settings(BaseModel):
     agent_interval: float = _opt(
         15.0, "Seconds between the agent's snapshots.", AGENT, ge=0.1, le=3600
     )
+    agent_token_file: str = _opt(
+        "/var/run/secrets/kubelens/token",
+        "Projected ServiceAccount token (audience kubelens-agent) the operator shows agents.",
+        OPERATOR,
+    )
     agent_token: str = _opt(
         "",
         "Static bearer token shared by operator and agents (fallback to TokenReview).",
@@ -196,6 +201,16 @@ class Settings(BaseModel):
     )
     webhook_default_namespace: str = _opt(
         "default", "Namespace for alerts without a namespace label.", WEBHOOK
+    )
+    webhook_write_rate: float = _opt(
+        50.0,
+        "Investigation writes per second the webhook allows itself (protects the API "
+        "server; past it Alertmanager is told to retry).",
+        WEBHOOK,
+        gt=0,
+    )
+    webhook_write_burst: int = _opt(
+        200, "Writes allowed in a burst above that rate.", WEBHOOK, ge=1
     )
 
     log_level: Literal["debug", "info", "warning", "error"] = _opt(

@@ -131,6 +131,7 @@ class AgentDirectory:
             namespace=settings.namespace or "default",
             port=settings.agent_port,
             static_token=settings.agent_token,
+            token_file=Path(settings.agent_token_file),
         )
 
     # -- discovery -----------------------------------------------------------------

@@ -231,13 +231,8 @@ def build_app(
 
 
 def limits_from(settings: Settings) -> WebhookLimits:
-    """Write-rate settings when the Settings object declares them, else the defaults."""
-    defaults = WebhookLimits()
     return WebhookLimits(
-        writes_per_second=float(
-            getattr(settings, "webhook_write_rate", defaults.writes_per_second)
-        ),
-        write_burst=int(getattr(settings, "webhook_write_burst", defaults.write_burst)),
+        writes_per_second=settings.webhook_write_rate, write_burst=settings.webhook_write_burst
     )
 
 
