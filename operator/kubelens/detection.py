@@ -38,11 +38,20 @@ class DetectorSettings:
     window: int = 120
 
 
+#: Readings per series kept for the trend a threshold notification carries.
+RECENT_READINGS = 10
+
+
 @dataclass
 class _Series:
     values: deque[float]
     last_counter: float | None = None
     over: int = 0
+    #: (time, reading) of the last few samples, threshold crossings included: a limit
+    #: approached by a steady climb (a leak) reads differently from a sudden spike.
+    recent: deque[tuple[float, float]] = field(
+        default_factory=lambda: deque(maxlen=RECENT_READINGS)
+    )
 
 
 @dataclass
@@ -66,6 +75,7 @@ class AnomalyDetector:
             value = self._reading(metric)
             if value is None:
                 continue
+            self._series_for(metric).recent.append((self.clock(), value))
             threshold = thresholds.get(metric.key)
             crossed = self._threshold(skill.name, threshold, metric, value) if threshold else None
             if crossed is not None:
@@ -119,10 +129,21 @@ class AnomalyDetector:
                         "value": value,
                         "warning": threshold.warning,
                         "critical": threshold.critical,
+                        **self._trend(metric),
                     }
                 )
             ],
         )
+
+    def _trend(self, metric: Metric) -> dict[str, Any]:
+        """The readings that led up to a crossing, oldest first, and the seconds they span."""
+        recent = self._series_for(metric).recent
+        if len(recent) < 2:
+            return {}
+        return {
+            "recent": [round(value, 4) for _, value in recent],
+            "recent_seconds": round(recent[-1][0] - recent[0][0], 1),
+        }
 
     def _baseline(self, skill: str, metric: Metric, value: float) -> Notification | None:
         series = self._series_for(metric)

@@ -112,7 +112,8 @@ async def replay(
         skills = select_skills([*noded, *clustered], settings.skills)
         chosen = {skill.name for skill in skills}
         store = InMemoryNotificationStore()
-        detector = AnomalyDetector(node=node, clock=host.clock)
+        # Without host samples there is no node of our own to stamp on findings.
+        detector = AnomalyDetector(node=spec.node, clock=host.clock)
         await store.add(_observe(detector, [s for s in clustered if s.name in chosen]))
         for index in range(len(scenario.samples)):
             host.show(index)

@@ -70,6 +70,11 @@ class Facts:
     #: (pod, container) -> {"cpu_limit_cores", "memory_limit_bytes", "throttled_ratio", ...}
     containers: dict[tuple[PodKey, str], dict[str, Any]] = field(default_factory=dict)
     node_pods: dict[str, set[PodKey]] = field(default_factory=dict)
+    #: Warning events of each pod as (reason, message), whether or not they raised a
+    #: notification: a kubelet "Failed" event carries the registry's or runtime's answer.
+    pod_events: dict[PodKey, list[tuple[str, str]]] = field(default_factory=dict)
+    #: Processes named ``name[pid]`` (as the processes skill names its subjects) → pod.
+    process_pods: dict[str, PodKey] = field(default_factory=dict)
 
     @classmethod
     def from_results(cls, results: Sequence[OperatorResult]) -> Facts:
@@ -79,7 +84,34 @@ class Facts:
             facts._read_pods(snapshot)
             facts._read_cgroups(snapshot, result.source)
             facts._read_nodes(snapshot)
+            facts._read_events(snapshot)
+            facts._read_processes(snapshot)
         return facts
+
+    def _read_events(self, snapshot: Mapping[str, Any]) -> None:
+        for row in as_list(snapshot.get("warnings")):
+            if not isinstance(row, Mapping) or not isinstance(row.get("object"), Mapping):
+                continue
+            involved = row["object"]
+            if involved.get("kind") != "Pod" or not involved.get("name"):
+                continue
+            key: PodKey = (involved.get("namespace") or None, str(involved["name"]))
+            entry = (text(row.get("reason")), text(row.get("message")))
+            if entry not in self.pod_events.setdefault(key, []):
+                self.pod_events[key].append(entry)
+
+    def _read_processes(self, snapshot: Mapping[str, Any]) -> None:
+        for list_name in ("top_cpu", "top_memory"):
+            for entry in as_list(snapshot.get(list_name)):
+                if isinstance(entry, Mapping) and entry.get("pod") and entry.get("pid"):
+                    key: PodKey = (entry.get("namespace") or None, str(entry["pod"]))
+                    self.process_pods[f"{entry.get('name')}[{entry.get('pid')}]"] = key
+
+    def events_of(self, pod: PodKey | None) -> list[tuple[str, str]]:
+        if pod is None:
+            return []
+        return [e for key, events in self.pod_events.items() if same_pod(key, pod)
+                for e in events]
 
     def _read_pods(self, snapshot: Mapping[str, Any]) -> None:
         for pod in as_list(snapshot.get("problem_pods")):
@@ -221,7 +253,9 @@ def make_item(notification: Notification, facts: Facts) -> Item:
         container = container or container_part
     if pod is None and (subject is None or subject.kind not in ("Node", "Mount")):
         pod = facts.pod_key_from(evidence)
-    node = notification.node or text(evidence.get("node")) or None
+    # The node a skill observed (a pod's spec.nodeName, an event's source host) beats the
+    # node its runner stamped on the notification: a cluster skill runs anywhere.
+    node = text(evidence.get("node")) or notification.node or None
     if node is None and subject is not None and subject.kind == "Node":
         node = subject.name
     if node is None and pod is not None:

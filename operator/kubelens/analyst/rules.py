@@ -10,6 +10,7 @@ names the missing ConfigMap key, a Pending claim needs a StorageClass that exist
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -103,6 +104,13 @@ def memory_limit_text(items: Sequence[Item], analysis: Analysis) -> str | None:
     return f"{raw / 2**20:.0f}Mi" if raw else None
 
 
+def process_pod(analysis: Analysis, item: Item) -> PodKey | None:
+    """The pod a process-level notification's process runs in, when the snapshot named it."""
+    if item.subject is None or item.subject.kind != "Process":
+        return item.pod
+    return analysis.facts.process_pods.get(item.subject.name)
+
+
 def has_node_memory_pressure(analysis: Analysis, node: str | None) -> bool:
     return bool(analysis.on_node(node, *MEMORY_PRESSURE_TYPES) or [
         i for i in analysis.on_node(node, a_.NODE_PRESSURE) if node_condition(i) == "MemoryPressure"
@@ -158,7 +166,8 @@ def explain_config_error(analysis: Analysis, items: Sequence[Item]) -> Cause | N
                  describe_pod_steps(first.pod), [*errors, *related])
 
 
-_NOT_FOUND = re.compile(r"(?i)not found|manifest unknown|does not exist|name unknown|"
+# "code = NotFound" is the gRPC status containerd's CRI returns for a missing tag.
+_NOT_FOUND = re.compile(r"(?i)not ?found|manifest unknown|does not exist|name unknown|"
                         r"repository .{0,80}? not exist")
 _AUTH = re.compile(r"(?i)unauthorized|authentication required|access denied|denied:|"
                    r"pull access denied|forbidden|\b401\b|\b403\b")
@@ -187,6 +196,10 @@ def explain_image_pull(analysis: Analysis, items: Sequence[Item]) -> Cause | Non
         related += events_on_pod(analysis, pull.pod)
         related += analysis.on_pod(pull.pod, a_.DNS_FAILURE)
     messages = [i.message() for i in [*pulls, *related] if i.message()]
+    # The kubelet's "Failed to pull image" event carries the registry's answer even when
+    # no notification was raised for it.
+    messages += [message for pull in pulls for _, message in analysis.facts.events_of(pull.pod)
+                 if message and message not in messages and "image" in message.lower()]
     joined = "\n".join(messages)
     image = text(pulls[0].evidence.get("image")) or "the image"
     pods = sorted({pod_name(i.pod) for i in pulls})
@@ -269,6 +282,8 @@ _LOG_CAUSES: tuple[tuple[str, str, Confidence], ...] = (
     ("dns", "it cannot resolve {host} and exits", HIGH),
     ("missing_key", "a configuration key it needs is missing", HIGH),
     ("out_of_memory", "it runs out of memory", HIGH),
+    ("fork_failed", "it cannot start processes or threads: the kernel refuses fork (a pids "
+                    "limit is reached)", HIGH),
     ("connection_refused", "a dependency it connects to at start refuses connections", HIGH),
     ("panic", "it panics (an unhandled error in the program)", HIGH),
     ("traceback", "it dies on an unhandled exception", HIGH),
@@ -516,7 +531,10 @@ def rollout_stuck(analysis: Analysis) -> list[Insight]:
                  "revision is at fault"]
         facts = [rollout.notification.observation]
         if cause is not None:
-            same_cause_pods = [i for i in pod_items if i.type == cause.items[0].type]
+            # Every anomaly of the rollout's failing new pods (their back-off events, their
+            # logs) is a symptom of the same cause, as are pods failing the same way.
+            same_cause_pods = [i for i in pod_items
+                               if i.type == cause.items[0].type or (i.pod and i.pod[1] in failing)]
             root = f"the rollout of {workload} is stuck because its new pods fail: " \
                    f"{cause.root_cause}"
             explained = Cause(root, cause.confidence, cause.grounded,
@@ -637,6 +655,95 @@ def host_memory_pressure(analysis: Analysis) -> list[Insight]:
     return out
 
 
+def trend(item: Item) -> tuple[list[float], float]:
+    """The readings that led to a threshold notification (oldest first) and their span."""
+    values = [v for v in (number(x) for x in item.evidence.get("recent") or []) if v is not None]
+    return values, number(item.evidence.get("recent_seconds")) or 0.0
+
+
+def steady_climb(values: Sequence[float]) -> bool:
+    """Rising at every sample (allowing 1% noise), by a tenth of the limit or more."""
+    if len(values) < 3 or values[-1] - values[0] < 0.1:
+        return False
+    return all(b >= a - 0.01 for a, b in itertools.pairwise(values))
+
+
+def memory_near_limit(analysis: Analysis) -> list[Insight]:
+    """A container close to its memory limit: a steady climb (a leak) or no headroom."""
+    out = []
+    for pod, items in group_by_pod(analysis.open(a_.CONTAINER_MEMORY_NEAR_LIMIT)).items():
+        # The container's own reading is the most specific; its pod's repeats it.
+        best = max(items, key=lambda i: (i.subject is not None and i.subject.kind == "Container",
+                                         len(trend(i)[0])))
+        values, seconds = trend(best)
+        container = container_of(items) or "?"
+        limit = memory_limit_text(items, analysis) or "memory"
+        now = metric_value(best)
+        facts = [i.notification.observation for i in items]
+        steps = [f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
+                 "cat /sys/fs/cgroup/<pod cgroup>/memory.stat  # anon vs file: heap or cache?"]
+        if steady_climb(values):
+            minutes = max(seconds / 60, 1e-9)
+            per_minute = (values[-1] - values[0]) / minutes
+            left = (1 - values[-1]) / per_minute if per_minute > 0 else None
+            facts.append("readings, oldest first: " + ", ".join(percent(v) for v in values)
+                         + f" over {seconds / 60:.0f} min")
+            root = (f"the memory of container {container} in pod {pod_name(pod)} keeps "
+                    f"growing: {percent(values[0])} → {percent(values[-1])} of its {limit} "
+                    f"limit in {seconds / 60:.0f} min (about {per_minute * 100:.0f} points a "
+                    "minute) without falling back, the signature of a leak or an unbounded "
+                    "cache")
+            if left is not None:
+                root += (f"; at this rate it reaches the limit in about {max(left, 0):.0f} "
+                         "min and the kernel OOM-kills it")
+            steps.append("Take a heap profile now and again in a few minutes; compare what "
+                         "grows")
+            confidence = HIGH if len(values) >= 4 else MEDIUM
+        else:
+            root = (f"container {container} in pod {pod_name(pod)} runs at {percent(now)} of "
+                    f"its {limit} limit: too little headroom, so a burst gets it OOM-killed")
+            steps.append(f"Raise resources.limits.memory of container {container} or lower "
+                         "its working set (heap size, cache bounds)")
+            confidence = MEDIUM
+        cause = Cause(root, confidence, True, facts, steps, items)
+        out.append(analysis.emit("memory_near_limit", None, cause))
+    return out
+
+
+def pids_limit_reached(analysis: Analysis) -> list[Insight]:
+    """A pod at its pids limit: fork fails, and so does every exec probe."""
+    out = []
+    for pod, items in group_by_pod(analysis.open(a_.PIDS_NEAR_LIMIT)).items():
+        forks = [i for i in analysis.on_pod(pod, a_.LOG_ERRORS, a_.CRASH_LOOP)
+                 if (i.evidence.get("patterns") or {}).get("fork_failed")]
+        probes = analysis.on_pod(pod, a_.PROBE_FAILURE)
+        ratio = max((metric_value(i) or 0.0 for i in items), default=0.0)
+        facts_ = analysis.facts.container_facts(pod, None)
+        used, limit = facts_.get("pids"), facts_.get("pids_limit")
+        counts = f" ({used}/{limit} tasks)" if used is not None and limit else ""
+        values, seconds = trend(max(items, key=lambda i: len(trend(i)[0])))
+        root = (f"pod {pod_name(pod)} has used {percent(ratio)} of its pids limit{counts}: "
+                "its processes fork (or start threads) until the kernel refuses new ones")
+        if len(values) >= 2 and values[-1] > values[0]:
+            root += (f", climbing {percent(values[0])} → {percent(values[-1])} in "
+                     f"{seconds:.0f}s (a fork storm)")
+        lines = [line for i in forks for line in i.log_lines()
+                 if ERROR_PATTERNS["fork_failed"].search(line)]
+        if lines:
+            root += f"; its log shows fork failing: {quote(lines[0], 120)}"
+        if probes:
+            root += "; exec probes need a new process too, so they fail as well"
+        facts = [i.notification.observation for i in [*items, *forks, *probes]]
+        steps = [f"kubectl {kubectl_ns(pod)}exec {pod[1]} -- ps -eo pid,ppid,comm | head -50",
+                 "cat /sys/fs/cgroup/<pod cgroup>/pids.current pids.max  # on the node",
+                 "Find the process that re-spawns itself; the kubelet's podPidsLimit keeps it "
+                 "from exhausting the node"]
+        confidence = HIGH if lines or ratio >= 0.95 else MEDIUM
+        cause = Cause(root, confidence, True, facts, steps, [*items, *forks, *probes])
+        out.append(analysis.emit("pids_limit_reached", CorrelationType.CAUSAL, cause))
+    return out
+
+
 def throttle_facts(analysis: Analysis, items: Sequence[Item]) -> tuple[float | None, float | None]:
     """The throttled ratio and the CPU limit (cores) of a pod's throttled container."""
     ratio = next((metric_value(i) for i in items if metric_value(i) is not None), None)
@@ -693,7 +800,9 @@ def noisy_neighbour(analysis: Analysis) -> list[Insight]:
         victims = [i for i in analysis.on_node(node, a_.PROBE_FAILURE, a_.CPU_THROTTLING)
                    if not any(same_pod(i.pod, h.pod) for h in hogs if h.pod)]
         hog = hogs[0]
-        root = (f"{hog.where()} dominates node {node} ({hog.notification.observation}) and "
+        hog_pod = process_pod(analysis, hog)
+        culprit = hog.where() + (f" (in pod {pod_name(hog_pod)})" if hog_pod else "")
+        root = (f"{culprit} dominates node {node} ({hog.notification.observation}) and "
                 f"saturates it ({', '.join(sorted({s.type for s in signals}))})")
         if victims:
             root += (f"; other workloads on the node starve: "
@@ -702,9 +811,11 @@ def noisy_neighbour(analysis: Analysis) -> list[Insight]:
         steps = ["top -b -n1 -o %CPU | head -20  # on the node",
                  f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
                  "kubectl top pods -A --sort-by=cpu | head -20",
-                 f"Give {hog.where()} a CPU limit or move it to its own node"]
+                 f"Give {culprit} a CPU limit or move it to its own node"]
+        subjects = [Subject(kind="Pod", namespace=hog_pod[0], name=hog_pod[1])] if hog_pod \
+            else []
         cause = Cause(root, HIGH if victims else MEDIUM, True, facts, steps,
-                      [*signals, *hogs, *victims])
+                      [*signals, *hogs, *victims], subjects)
         out.append(analysis.emit("noisy_neighbour", CorrelationType.CAUSAL, cause))
     return out
 
@@ -819,8 +930,9 @@ def disk_exhaustion(analysis: Analysis) -> list[Insight]:
             *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "DiskPressure"]]
     for node, signals in group_by_node(disk).items():
         victims = [*[i for i in analysis.on_node(node, a_.POD_EVICTED)
+                     # the kubelet names the resource of an inode eviction "inodes"
                      if text(i.evidence.get("resource")) in ("ephemeral-storage", "nodefs",
-                                                             "imagefs", "")],
+                                                             "imagefs", "inodes", "")],
                    *[i for i in analysis.on_node(node, a_.WARNING_EVENTS)
                      if i.reason() in NODE_DISK_EVENT_REASONS]]
         inodes = [i for i in signals if i.type == a_.INODE_EXHAUSTION]
@@ -1052,6 +1164,7 @@ RULES: tuple[Rule, ...] = (
     node_not_ready,
     oom_kill,
     host_memory_pressure,
+    pids_limit_reached,
     probe_failure_under_throttling,
     noisy_neighbour,
     probe_failure_under_node_load,
@@ -1063,6 +1176,7 @@ RULES: tuple[Rule, ...] = (
     unschedulable_pod,
     disk_exhaustion,
     pid_exhaustion,
+    memory_near_limit,
     shared_subject,
     temporal,
     lone_notification,

@@ -54,6 +54,13 @@ ERROR_PATTERNS: dict[str, re.Pattern[str]] = {
     ),
     "permission_denied": re.compile(r"(?i)permission denied|EACCES"),
     "timeout": re.compile(r"(?i)\btimed out\b|deadline exceeded|i/o timeout"),
+    # fork()/clone() refused with EAGAIN: a pids limit (cgroup pids.max, ulimit -u) or
+    # pid_max reached; shells, the JVM, Go and glibc each word it their own way.
+    "fork_failed": re.compile(
+        r"(?i)\bfork(?:: retry)?: resource temporarily unavailable|\bcan(?:no|')t fork\b"
+        r"|unable to create (?:new )?native thread|pthread_create failed"
+        r"|failed to create new OS thread"
+    ),
     "fatal": re.compile(
         r"\bFATAL\b|(?i:\bfatal error\b)|Exception in thread|Unhandled exception"
         r"|segmentation fault|SIGSEGV"
@@ -110,7 +117,7 @@ class LogsSkill(ClusterSkill):
                 runs = [False] + ([True] if int(status.get("restartCount") or 0) > 0 else [])
                 for previous in runs:
                     try:
-                        text = self.source.logs(
+                        text = self._fetch(
                             str(namespace_of(pod)), name_of(pod), str(status.get("name")),
                             previous=previous, tail_lines=100,
                         )
@@ -141,6 +148,14 @@ class LogsSkill(ClusterSkill):
             found.extend(log_findings(entry))
         return found
 
+    def _fetch(self, namespace: str, pod: str, container: str | None, previous: bool,
+               tail_lines: int) -> str | None:
+        """A log tail, redacted whole before it is cut into lines: a secret spread over
+        lines (a PEM private key) only matches as a whole."""
+        text = self.source.logs(namespace, pod, container, previous=previous,
+                                tail_lines=tail_lines)
+        return redact_text(text) if text else text
+
     # ------------------------------------------------------------------ tools
 
     def _pod_and_container(
@@ -164,7 +179,7 @@ class LogsSkill(ClusterSkill):
         obj, container = self._pod_and_container(pod, container)
         if obj is None:
             return ToolResult.empty(f"no pod named {pod!r} in {self.namespace or 'any namespace'}")
-        text = self.source.logs(str(namespace_of(obj)), pod, container, previous=previous,
+        text = self._fetch(str(namespace_of(obj)), pod, container, previous=previous,
                                 tail_lines=lines)
         if text is None:
             which = "previous run of " if previous else ""
@@ -209,7 +224,7 @@ class LogsSkill(ClusterSkill):
         for status in container_statuses(obj):
             runs = [False] + ([True] if int(status.get("restartCount") or 0) > 0 else [])
             for previous in runs:
-                text = self.source.logs(str(namespace_of(obj)), pod, str(status.get("name")),
+                text = self._fetch(str(namespace_of(obj)), pod, str(status.get("name")),
                                         previous=previous, tail_lines=SCAN_LINES)
                 scan = scan_text(text or "")
                 if scan["patterns"]:

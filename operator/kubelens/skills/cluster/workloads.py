@@ -103,9 +103,12 @@ class WorkloadsSkill(ClusterSkill):
         failing = [p for p in pods if pod_failing(p)]
         status["failing_pods"] = [pod_line(p) for p in failing[:FAILING_PODS_SHOWN]]
         status["failing_pod_count"] = len(failing)
-        # stuck, not merely progressing: the controller gave up, or new pods fail outright
-        status["stuck"] = bool(status.get("deadline_exceeded") or failing) and not status.get(
-            "paused")
+        # stuck, not merely progressing: the controller gave up, or the new revision's pods
+        # fail outright while it is being rolled out. Pods failing once every replica is
+        # updated are the pods' own problem (their findings say why), not a rollout's.
+        status["stuck"] = bool(
+            status.get("deadline_exceeded") or (failing and rolling_out(status))
+        ) and not status.get("paused")
         return status
 
     def _new_pods(
@@ -203,6 +206,21 @@ def pod_failing(pod: Mapping[str, Any]) -> bool:
     return bool(restarts(pod) > 0 and ready and ready.get("status") != "True")
 
 
+def rolling_out(row: Mapping[str, Any]) -> bool:
+    """Whether a new revision is still being rolled out. A Deployment says so itself: its
+    Progressing condition turns to NewReplicaSetAvailable once the new ReplicaSet is
+    complete, so pods that fail after that are the pods' problem, not a rollout's.
+    StatefulSets and DaemonSets carry no such verdict, so they count as rolling out."""
+    if row.get("kind") != "Deployment":
+        return True
+    desired = int(row.get("desired") or 0)
+    finished = (row.get("progressing_reason") == "NewReplicaSetAvailable"
+                and int(row.get("updated") or 0) >= desired
+                and int(row.get("current") or 0) <= desired
+                and not row.get("observedGenerationLag"))
+    return not finished
+
+
 def rollout_state(workload: Mapping[str, Any]) -> dict[str, Any]:
     kind = str(workload.get("kind"))
     spec, status = section(workload, "spec"), section(workload, "status")
@@ -232,6 +250,8 @@ def rollout_state(workload: Mapping[str, Any]) -> dict[str, Any]:
     if lag:
         row["observedGenerationLag"] = lag
     progressing = condition(workload, "Progressing")
+    if progressing and progressing.get("reason"):
+        row["progressing_reason"] = progressing.get("reason")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         row["deadline_exceeded"] = True
         row["condition"] = {"type": "Progressing", "reason": "ProgressDeadlineExceeded",

@@ -1,0 +1,702 @@
+"""How the eval scenarios' host samples were written: a Kubernetes node's /proc and cgroups.
+
+The eval scenarios are synthetic incidents (no real node was harmed): their ``cluster/``
+files are written by hand in ``kubectl get -o yaml`` shape, and their ``host/NNN/``
+samples by this script, in the exact formats a 6.x kernel with cgroup v2 and a kubelet
+with the systemd cgroup driver produce. Each scenario's numbers (a container's memory
+climbing, throttled periods, a full disk) are chosen here, sample by sample.
+
+Regenerate after an edit (it rewrites only ``host/`` of the scenarios it knows)::
+
+    python -m tests.evals.synth_host
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+HZ = 100  # USER_HZ: /proc tick counts
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+BOOT_UPTIME = 1_209_600.0  # two weeks up when the first sample was taken
+
+
+@dataclass
+class Proc:
+    pid: int
+    name: str
+    cmdline: list[str]
+    ppid: int = 1
+    utime: int = 0  # ticks
+    stime: int = 0
+    threads: int = 1
+    start: int = 1_000  # ticks after boot
+    rss_kb: int = 10_000
+    state: str = "S"
+    uid: int = 0
+    cgroup: str = "/system.slice"
+
+
+@dataclass
+class Cgroup:
+    path: str  # relative to /sys/fs/cgroup
+    memory: int = 50 * MIB
+    memory_max: int | None = None
+    inactive_file: int = 4 * MIB
+    active_file: int = 6 * MIB
+    oom_kills: int = 0
+    max_hits: int = 0
+    cpu_quota_us: int | None = None  # per 100 ms period
+    usage_usec: int = 10_000_000
+    nr_periods: int = 0
+    nr_throttled: int = 0
+    throttled_usec: int = 0
+    pids: int = 8
+    pids_max: int | None = None
+
+
+@dataclass
+class Pod:
+    """A pod on the node: its cgroups and the kubelet's log folder names."""
+
+    namespace: str
+    name: str
+    uid: str
+    qos: str = "burstable"
+    containers: dict[str, str] = field(default_factory=dict)  # name -> container id
+
+    @property
+    def slice(self) -> str:
+        under = self.uid.replace("-", "_")
+        if self.qos == "guaranteed":
+            return f"kubepods.slice/kubepods-pod{under}.slice"
+        return (f"kubepods.slice/kubepods-{self.qos}.slice/"
+                f"kubepods-{self.qos}-pod{under}.slice")
+
+    def scope(self, container: str) -> str:
+        return f"{self.slice}/cri-containerd-{self.containers[container]}.scope"
+
+
+@dataclass
+class Sample:
+    cores: int = 4
+    mem_total_kb: int = 16_318_584
+    mem_available_kb: int = 11_204_332
+    # cumulative CPU ticks over all cores: user nice system idle iowait irq softirq steal
+    cpu: tuple[int, ...] = (41_230_113, 12_021, 9_866_410, 412_331_087, 301_337, 0, 721_113, 0)
+    load: tuple[float, float, float] = (0.62, 0.71, 0.66)
+    running: int = 2
+    forks: int = 4_113_270
+    psi_cpu: tuple[float, float, float] = (0.0, 0.12, 0.21)
+    psi_memory: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    psi_io: tuple[float, float, float] = (0.0, 0.04, 0.02)
+    oom_kills: int = 0
+    uptime: float = BOOT_UPTIME
+    processes: list[Proc] = field(default_factory=list)
+    cgroups: list[Cgroup] = field(default_factory=list)
+    pods: list[Pod] = field(default_factory=list)
+    disks: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def default_disks() -> dict[str, dict[str, int]]:
+    return {
+        "/": {"size": 104_091_082_752, "used": 38_112_419_840, "available": 61_526_994_944,
+              "inodes": 6_553_600, "inodes_used": 412_227},
+        "/var/lib/containerd": {"size": 211_243_687_936, "used": 58_920_312_832,
+                                "available": 141_531_590_656, "inodes": 13_107_200,
+                                "inodes_used": 1_003_412},
+        "/boot/efi": {"size": 109_422_592, "used": 6_348_800, "available": 103_073_792,
+                      "inodes": 0, "inodes_used": 0},
+        "/run": {"size": 3_342_049_280, "used": 3_031_040, "available": 3_339_018_240,
+                 "inodes": 819_200, "inodes_used": 1_037},
+    }
+
+
+def system_processes() -> list[Proc]:
+    """What runs on every node outside pods, with plausible cumulative CPU ticks."""
+    return [
+        Proc(1, "systemd", ["/sbin/init"], ppid=0, utime=31_220, stime=40_118, start=2,
+             rss_kb=13_312, cgroup="/init.scope"),
+        Proc(412, "systemd-journal", ["/lib/systemd/systemd-journald"], utime=8_812,
+             stime=12_330, start=310, rss_kb=61_440,
+             cgroup="/system.slice/systemd-journald.service"),
+        Proc(688, "containerd", ["/usr/bin/containerd"], utime=512_331, stime=214_890,
+             threads=41, start=1_102, rss_kb=98_312,
+             cgroup="/system.slice/containerd.service"),
+        Proc(745, "kubelet", ["/usr/bin/kubelet", "--config=/var/lib/kubelet/config.yaml",
+                              "--kubeconfig=/etc/kubernetes/kubelet.conf",
+                              "--container-runtime-endpoint=unix:///run/containerd/"
+                              "containerd.sock"],
+             utime=1_904_112, stime=611_020, threads=58, start=1_240, rss_kb=142_880,
+             cgroup="/system.slice/kubelet.service"),
+    ]
+
+
+def system_cgroups() -> list[Cgroup]:
+    return [
+        Cgroup("system.slice", memory=1_212 * MIB, pids=182),
+        Cgroup("system.slice/kubelet.service", memory=188 * MIB, pids=58,
+               usage_usec=25_151_320_000),
+        Cgroup("system.slice/containerd.service", memory=402 * MIB, pids=96,
+               usage_usec=7_272_210_000),
+        Cgroup("kubepods.slice", memory=4_210 * MIB, memory_max=15_602_335_744, pids=310),
+        Cgroup("kubepods.slice/kubepods-burstable.slice", memory=3_180 * MIB, pids=240),
+        Cgroup("kubepods.slice/kubepods-besteffort.slice", memory=310 * MIB, pids=40),
+    ]
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
+    proc = root / "proc"
+    files: dict[str, str | bytes] = {
+        "proc/loadavg": (f"{sample.load[0]:.2f} {sample.load[1]:.2f} {sample.load[2]:.2f} "
+                         f"{sample.running}/{412 + len(sample.processes)} 48211\n"),
+        "proc/stat": _stat(sample),
+        "proc/meminfo": _meminfo(sample),
+        "proc/vmstat": _vmstat(sample),
+        "proc/uptime": f"{sample.uptime:.2f} {sample.uptime * sample.cores * 0.86:.2f}\n",
+        "proc/pressure/cpu": _psi(sample.psi_cpu, full=(0.0, 0.0, 0.0)),
+        "proc/pressure/memory": _psi(sample.psi_memory,
+                                     full=tuple(v / 3 for v in sample.psi_memory)),
+        "proc/pressure/io": _psi(sample.psi_io, full=tuple(v / 2 for v in sample.psi_io)),
+        "proc/sys/kernel/pid_max": "4194304\n",
+        "proc/sys/fs/file-nr": "19232\t0\t9223372036854775807\n",
+        "proc/mounts": node_mounts or mounts(sample.pods),
+        "proc/net/dev": _net_dev(sample.uptime),
+        "sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n",
+    }
+    for process in sample.processes:
+        base = f"proc/{process.pid}"
+        files[f"{base}/stat"] = _pid_stat(process)
+        files[f"{base}/status"] = _pid_status(process)
+        files[f"{base}/cmdline"] = b"\0".join(a.encode() for a in process.cmdline) + (
+            b"\0" if process.cmdline else b"")
+        files[f"{base}/cgroup"] = f"0::{process.cgroup}\n"
+    for group in sample.cgroups:
+        base = f"sys/fs/cgroup/{group.path}"
+        for name, text in _cgroup_files(group).items():
+            files[f"{base}/{name}"] = text
+    for pod in sample.pods:
+        (root / "var/log/pods" / f"{pod.namespace}_{pod.name}_{pod.uid}").mkdir(
+            parents=True, exist_ok=True)
+        for container, cid in pod.containers.items():
+            path = root / "var/log/containers" / f"{pod.name}_{pod.namespace}_{container}-{cid}.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    files["df.json"] = json.dumps(sample.disks or default_disks(), indent=2, sort_keys=True) + "\n"
+    for relative, content in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    assert proc.is_dir()
+
+
+def mounts(pods: list[Pod]) -> str:
+    lines = [
+        "/dev/nvme0n1p1 / ext4 rw,relatime,discard,errors=remount-ro 0 0",
+        "devtmpfs /dev devtmpfs rw,relatime,size=8148016k,nr_inodes=2037004,mode=755 0 0",
+        "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0",
+        "sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0",
+        "tmpfs /run tmpfs rw,nosuid,nodev,size=3263720k,nr_inodes=819200,mode=755 0 0",
+        "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate,"
+        "memory_recursiveprot 0 0",
+        "/dev/nvme0n1p15 /boot/efi vfat rw,relatime,fmask=0077,dmask=0077,codepage=437,"
+        "iocharset=iso8859-1,shortname=mixed,errors=remount-ro 0 0",
+        "/dev/nvme1n1 /var/lib/containerd ext4 rw,relatime 0 0",
+        "/dev/loop0 /snap/core20/2318 squashfs ro,nodev,relatime,errors=continue 0 0",
+    ]
+    for pod in pods:
+        lines.append(
+            f"tmpfs /var/lib/kubelet/pods/{pod.uid}/volumes/kubernetes.io~projected/"
+            "kube-api-access-7vq2x tmpfs rw,relatime,size=174080k 0 0")
+        for cid in pod.containers.values():
+            lines.append(
+                f"overlay /run/containerd/io.containerd.runtime.v2.task/k8s.io/{cid}/rootfs "
+                "overlay rw,relatime,lowerdir=/var/lib/containerd/io.containerd.snapshotter."
+                "v1.overlayfs/snapshots/1812/fs,upperdir=/var/lib/containerd/io.containerd."
+                "snapshotter.v1.overlayfs/snapshots/1833/fs,workdir=/var/lib/containerd/io."
+                "containerd.snapshotter.v1.overlayfs/snapshots/1833/work 0 0")
+    return "\n".join(lines) + "\n"
+
+
+def _stat(s: Sample) -> str:
+    lines = ["cpu  " + " ".join(str(v) for v in s.cpu) + " 0 0"]
+    for core in range(s.cores):
+        lines.append(f"cpu{core} " + " ".join(str(v // s.cores + core) for v in s.cpu) + " 0 0")
+    lines += [
+        "intr 2301988410 0 9 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0",
+        "ctxt 6220318812",
+        f"btime {1_715_700_000 - int(s.uptime)}",
+        f"processes {s.forks}",
+        f"procs_running {s.running}",
+        "procs_blocked 0",
+        "softirq 1190288374 12 320114990 30912 198840221 811235 0 2281347 402218870 0 "
+        "265982787",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _meminfo(s: Sample) -> str:
+    total, available = s.mem_total_kb, s.mem_available_kb
+    free = max(available - 6_102_448, 180_224)
+    rows = [
+        ("MemTotal", total), ("MemFree", free), ("MemAvailable", available),
+        ("Buffers", 402_112), ("Cached", 5_301_224), ("SwapCached", 0),
+        ("Active", 6_112_300), ("Inactive", 3_020_144), ("Active(anon)", 3_904_512),
+        ("Inactive(anon)", 10_240), ("Active(file)", 2_207_788), ("Inactive(file)", 3_009_904),
+        ("Unevictable", 30_720), ("Mlocked", 27_648), ("SwapTotal", 0), ("SwapFree", 0),
+        ("Zswap", 0), ("Zswapped", 0), ("Dirty", 1_204), ("Writeback", 0),
+        ("AnonPages", total - available - 1_600_000), ("Mapped", 912_332), ("Shmem", 41_004),
+        ("KReclaimable", 402_880), ("Slab", 612_004), ("SReclaimable", 402_880),
+        ("SUnreclaim", 209_124), ("KernelStack", 21_888), ("PageTables", 38_412),
+        ("SecPageTables", 0), ("NFS_Unstable", 0), ("Bounce", 0), ("WritebackTmp", 0),
+        ("CommitLimit", total // 2), ("Committed_AS", 14_902_332),
+        ("VmallocTotal", 34_359_738_367), ("VmallocUsed", 61_440), ("VmallocChunk", 0),
+        ("Percpu", 10_368), ("HardwareCorrupted", 0), ("AnonHugePages", 0),
+        ("ShmemHugePages", 0), ("ShmemPmdMapped", 0), ("FileHugePages", 0),
+        ("FilePmdMapped", 0),
+    ]
+    lines = [f"{key + ':':<16}{value:>8} kB" for key, value in rows]
+    lines += ["HugePages_Total:       0", "HugePages_Free:        0", "HugePages_Rsvd:        0",
+              "HugePages_Surp:        0", "Hugepagesize:       2048 kB",
+              "Hugetlb:               0 kB", "DirectMap4k:      339932 kB",
+              "DirectMap2M:    12242944 kB", "DirectMap1G:     4194304 kB"]
+    return "\n".join(lines) + "\n"
+
+
+def _vmstat(s: Sample) -> str:
+    rows = [
+        ("nr_free_pages", s.mem_available_kb // 8), ("nr_zone_inactive_anon", 2_560),
+        ("nr_zone_active_anon", 976_128), ("nr_zone_inactive_file", 752_476),
+        ("nr_zone_active_file", 551_947), ("nr_zone_unevictable", 7_680),
+        ("nr_zone_write_pending", 301), ("nr_mlock", 6_912), ("nr_bounce", 0),
+        ("nr_free_cma", 0), ("nr_inactive_anon", 2_560), ("nr_active_anon", 976_128),
+        ("nr_inactive_file", 752_476), ("nr_active_file", 551_947), ("nr_unevictable", 7_680),
+        ("nr_slab_reclaimable", 100_720), ("nr_slab_unreclaimable", 52_281),
+        ("nr_isolated_anon", 0), ("nr_isolated_file", 0), ("nr_anon_pages", 970_112),
+        ("nr_mapped", 228_083), ("nr_file_pages", 1_425_834), ("nr_dirty", 301),
+        ("nr_writeback", 0), ("nr_shmem", 10_251), ("pgpgin", 90_331_208),
+        ("pgpgout", 402_911_332), ("pswpin", 0), ("pswpout", 0), ("pgalloc_normal", 2_911_203_330),
+        ("pgfree", 2_914_881_002), ("pgactivate", 88_210_331), ("pgfault", 3_402_118_093),
+        ("pgmajfault", 22_318), ("pgscan_kswapd", 1_203_311), ("pgscan_direct", 0),
+        ("pgsteal_kswapd", 1_190_220), ("pgsteal_direct", 0), ("oom_kill", s.oom_kills),
+        ("thp_fault_alloc", 0),
+    ]
+    return "\n".join(f"{key} {value}" for key, value in rows) + "\n"
+
+
+def _psi(some: tuple[float, ...], full: tuple[float, ...]) -> str:
+    def line(kind: str, values: tuple[float, ...]) -> str:
+        total = int(sum(values) * 8_100_000) + 90_331
+        return (f"{kind} avg10={values[0]:.2f} avg60={values[1]:.2f} avg300={values[2]:.2f} "
+                f"total={total}")
+    return line("some", some) + "\n" + line("full", full) + "\n"
+
+
+def _net_dev(uptime: float) -> str:
+    base = int(uptime * 1000)
+    return (
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets "
+        "errs drop fifo colls carrier compressed\n"
+        f"    lo: {base * 40} {base // 3} 0 0 0 0 0 0 {base * 40} {base // 3} 0 0 0 0 0 0\n"
+        f"  ens5: {base * 95} {base} 0 0 0 0 0 0 {base * 61} {base // 2} 0 0 0 0 0 0\n"
+    )
+
+
+def _pid_stat(p: Proc) -> str:
+    flags = 0x00200040 if not p.cmdline and p.pid > 1 else 0x00400100
+    vsize = p.rss_kb * KIB * 3
+    rss_pages = p.rss_kb // 4
+    fields = [
+        p.state, p.ppid, p.pid, p.pid, 0, -1, flags, 120_331, 0, 12, 0, p.utime, p.stime, 0, 0,
+        20, 0, p.threads, 0, p.start, vsize, rss_pages, 18446744073709551615, 1, 1, 0, 0, 0, 0,
+        0, 4096, 17_926, 0, 0, 0, 17, p.pid % 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]
+    return f"{p.pid} ({p.name[:15]}) " + " ".join(str(f) for f in fields) + "\n"
+
+
+def _pid_status(p: Proc) -> str:
+    state = {"R": "R (running)", "S": "S (sleeping)", "D": "D (disk sleep)",
+             "Z": "Z (zombie)"}[p.state]
+    rows = [
+        ("Name", p.name[:15]), ("Umask", "0022"), ("State", state), ("Tgid", p.pid),
+        ("Ngid", 0), ("Pid", p.pid), ("PPid", p.ppid), ("TracerPid", 0),
+        ("Uid", f"{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}"),
+        ("Gid", f"{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}"), ("FDSize", 64), ("Groups", ""),
+        ("NStgid", p.pid), ("NSpid", p.pid), ("NSpgid", p.pid), ("NSsid", p.pid),
+        ("VmPeak", f"{p.rss_kb * 3 + 2048} kB"), ("VmSize", f"{p.rss_kb * 3} kB"),
+        ("VmLck", "0 kB"), ("VmPin", "0 kB"), ("VmHWM", f"{p.rss_kb + 512} kB"),
+        ("VmRSS", f"{p.rss_kb} kB"), ("RssAnon", f"{p.rss_kb * 4 // 5} kB"),
+        ("RssFile", f"{p.rss_kb // 5} kB"), ("RssShmem", "0 kB"),
+        ("VmData", f"{p.rss_kb * 2} kB"), ("VmStk", "132 kB"), ("VmExe", "2048 kB"),
+        ("VmLib", "4096 kB"), ("VmPTE", "212 kB"), ("VmSwap", "0 kB"),
+        ("HugetlbPages", "0 kB"), ("CoreDumping", 0), ("THP_enabled", 1),
+        ("Threads", p.threads), ("SigQ", "0/63457"), ("SigPnd", "0000000000000000"),
+        ("ShdPnd", "0000000000000000"), ("SigBlk", "0000000000000000"),
+        ("SigIgn", "0000000000001000"), ("SigCgt", "0000000180004a02"),
+        ("CapInh", "0000000000000000"), ("CapPrm", "000001ffffffffff"),
+        ("CapEff", "000001ffffffffff"), ("CapBnd", "000001ffffffffff"),
+        ("CapAmb", "0000000000000000"), ("NoNewPrivs", 0), ("Seccomp", 0),
+        ("Seccomp_filters", 0), ("Speculation_Store_Bypass", "thread vulnerable"),
+        ("Cpus_allowed", "f"), ("Cpus_allowed_list", "0-3"), ("Mems_allowed", "1"),
+        ("Mems_allowed_list", "0"), ("voluntary_ctxt_switches", 48_112),
+        ("nonvoluntary_ctxt_switches", 1_203),
+    ]
+    return "\n".join(f"{key}:\t{value}" for key, value in rows) + "\n"
+
+
+def _cgroup_files(g: Cgroup) -> dict[str, str]:
+    anon = max(g.memory - g.inactive_file - g.active_file - 3 * MIB, 0)
+    stat_rows = [
+        ("anon", anon), ("file", g.inactive_file + g.active_file), ("kernel", 2 * MIB),
+        ("kernel_stack", 294_912), ("pagetables", 819_200), ("sec_pagetables", 0),
+        ("percpu", 5_760), ("sock", 0), ("vmalloc", 0), ("shmem", 0), ("zswap", 0),
+        ("zswapped", 0), ("file_mapped", g.active_file // 2), ("file_dirty", 0),
+        ("file_writeback", 0), ("swapcached", 0), ("anon_thp", 0), ("file_thp", 0),
+        ("shmem_thp", 0), ("inactive_anon", anon // 50), ("active_anon", anon - anon // 50),
+        ("inactive_file", g.inactive_file), ("active_file", g.active_file),
+        ("unevictable", 0), ("slab_reclaimable", 512_000), ("slab_unreclaimable", 301_056),
+        ("slab", 813_056), ("workingset_refault_anon", 0), ("workingset_refault_file", 211),
+        ("workingset_activate_anon", 0), ("workingset_activate_file", 40),
+        ("workingset_restore_anon", 0), ("workingset_restore_file", 12),
+        ("workingset_nodereclaim", 0), ("pgscan", 0), ("pgsteal", 0), ("pgfault", 1_803_311),
+        ("pgmajfault", 41), ("pgrefill", 0), ("pgactivate", 2_113), ("pgdeactivate", 0),
+        ("pglazyfree", 0), ("pglazyfreed", 0), ("thp_fault_alloc", 0),
+        ("thp_collapse_alloc", 0),
+    ]
+    quota = f"{g.cpu_quota_us} 100000" if g.cpu_quota_us else "max 100000"
+    files = {
+        "memory.current": f"{g.memory}\n",
+        "memory.max": f"{g.memory_max}\n" if g.memory_max else "max\n",
+        "memory.events": (f"low 0\nhigh 0\nmax {g.max_hits}\noom {g.oom_kills}\n"
+                          f"oom_kill {g.oom_kills}\noom_group_kill 0\n"),
+        "memory.stat": "".join(f"{k} {v}\n" for k, v in stat_rows),
+        "cpu.max": quota + "\n",
+        "cpu.stat": (f"usage_usec {g.usage_usec}\nuser_usec {g.usage_usec * 7 // 10}\n"
+                     f"system_usec {g.usage_usec * 3 // 10}\nnr_periods {g.nr_periods}\n"
+                     f"nr_throttled {g.nr_throttled}\nthrottled_usec {g.throttled_usec}\n"
+                     "nr_bursts 0\nburst_usec 0\n"),
+        "pids.current": f"{g.pids}\n",
+        "pids.max": f"{g.pids_max}\n" if g.pids_max else "max\n",
+    }
+    if g.memory_max is None:
+        # Kept small: the skill reads memory.stat only near a limit (for the working set).
+        del files["memory.stat"]
+    return files
+
+
+# --------------------------------------------------------------------------- timelines
+
+
+def advance(sample: Sample, seconds: float, busy: float, iowait: float = 0.003,
+            steal: float = 0.0) -> Sample:
+    """The next sample of the node's CPU counters: ``busy`` of all cores for ``seconds``."""
+    ticks = int(seconds * HZ * sample.cores)
+    user, nice, system, idle, io, irq, soft, st = sample.cpu
+    used = int(ticks * busy)
+    waited, stolen = int(ticks * iowait), int(ticks * steal)
+    return replace(
+        sample,
+        cpu=(user + used * 7 // 10, nice, system + used * 25 // 100,
+             idle + ticks - used - waited - stolen, io + waited, irq,
+             soft + used * 5 // 100, st + stolen),
+        uptime=sample.uptime + seconds,
+        forks=sample.forks + int(seconds * 3),
+    )
+
+
+def app_process(pod: Pod, container: str, pid: int, name: str, cmdline: list[str],
+                **values: Any) -> Proc:
+    """A process in a pod's container, started a day before the first sample."""
+    return Proc(pid, name, cmdline, ppid=pid - 20, cgroup="/" + pod.scope(container),
+                start=int((BOOT_UPTIME - 86_400) * HZ), **values)
+
+
+def pod_cgroups(pod: Pod, container: str, **values: Any) -> list[Cgroup]:
+    """A pod's slice and its one app container's scope, with the same limits.
+
+    The sandbox (pause) container's scope is left out: a few hundred KiB and one pid.
+    """
+    scope = Cgroup(pod.scope(container), **values)
+    pod_level = replace(scope, path=pod.slice, memory=scope.memory + 1 * MIB,
+                        pids=scope.pids + 1)
+    return [pod_level, scope]
+
+
+def neighbours() -> tuple[list[Pod], list[Cgroup], list[Proc]]:
+    """The ordinary pod every scenario's node also runs (kube-proxy, a DaemonSet)."""
+    proxy = Pod("kube-system", "kube-proxy-7xq2m", "5f0c1d2e-8a9b-4c3d-9e1f-2a3b4c5d6e7f",
+                qos="besteffort", containers={"kube-proxy": "4b" * 32})
+    cgroups = pod_cgroups(proxy, "kube-proxy", memory=38 * MIB, pids=9)
+    processes = [
+        app_process(proxy, "kube-proxy", 2211, "kube-proxy",
+                    ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
+                     "--hostname-override=$(NODE_NAME)"], utime=90_112, stime=60_331,
+                    threads=12, rss_kb=41_000),
+    ]
+    return [proxy], cgroups, processes
+
+
+Builder = Callable[[], list[Sample]]
+BUILDERS: dict[str, Builder] = {}
+
+
+def scenario(name: str) -> Callable[[Builder], Builder]:
+    def register(builder: Builder) -> Builder:
+        BUILDERS[name] = builder
+        return builder
+    return register
+
+
+def base_sample(extra_pods: list[Pod], cgroups: list[Cgroup], processes: list[Proc],
+                **values: Any) -> Sample:
+    pods, ncg, nproc = neighbours()
+    return Sample(
+        processes=[*system_processes(), *nproc, *processes],
+        cgroups=[*system_cgroups(), *ncg, *cgroups],
+        pods=[*pods, *extra_pods],
+        **values,
+    )
+
+
+# --------------------------------------------------------------------------- the scenarios
+
+
+def usable(size: int) -> int:
+    """What ext4 leaves to non-root writers: 5% of blocks are reserved for root."""
+    return size - size // 20
+
+
+def disks_at(used_percent: float | None = None, inodes_percent: float | None = None) -> dict[
+        str, dict[str, int]]:
+    disks = default_disks()
+    root = disks["/"]
+    if used_percent is not None:
+        room = usable(root["size"])
+        root["used"] = int(room * used_percent / 100)
+        root["available"] = room - root["used"]
+    if inodes_percent is not None:
+        root["inodes_used"] = int(root["inodes"] * inodes_percent / 100)
+    return disks
+
+
+def timeline(first: Sample, seconds: float, count: int, busy: list[float],
+             step: Callable[[int, Sample], Sample]) -> list[Sample]:
+    """``count`` samples ``seconds`` apart; ``step`` sets what changes in sample i."""
+    samples = [step(0, first)]
+    for index in range(1, count):
+        samples.append(step(index, advance(samples[-1], seconds, busy[index])))
+    return samples
+
+
+@scenario("memory-leak")
+def memory_leak() -> list[Sample]:
+    pod = Pod("payments", "ledger-5d8f7b9c6-q4wzt", "7c1e9a2b-3d4f-4a5b-8c6d-9e0f1a2b3c4d",
+              containers={"ledger": "9e3f" * 16})
+    climb = [322, 371, 420, 455, 478]  # MiB, one sample a minute, limit 512Mi
+
+    def step(i: int, s: Sample) -> Sample:
+        used = climb[i] * MIB
+        cgroups = pod_cgroups(pod, "ledger", memory=used, memory_max=512 * MIB,
+                              inactive_file=2 * MIB, active_file=3 * MIB,
+                              cpu_quota_us=50_000, usage_usec=9_000_000_000 + i * 9_000_000,
+                              nr_periods=402_113 + i * 600, nr_throttled=1_204 + i * 3,
+                              throttled_usec=90_331_002 + i * 12_000, pids=23)
+        process = app_process(pod, "ledger", 41_233, "ledger", ["/app/ledger", "serve",
+                              "--listen=:8080"], utime=900_112 + i * 900,
+                              stime=40_118 + i * 40, threads=19, rss_kb=used // KIB - 4_000)
+        return base_sample([pod], cgroups, [process], cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(0.81, 0.77, 0.70),
+                           mem_available_kb=11_204_332 - (climb[i] - 322) * 1024)
+
+    return timeline(Sample(), 60, len(climb), [0.18] * len(climb), step)
+
+
+@scenario("cpu-throttling")
+def cpu_throttling() -> list[Sample]:
+    pod = Pod("search", "indexer-6b7c8d9f4-m2kxp", "2b4d6f80-1a3c-4e5f-9a7b-3c5d7e9f1a2b",
+              containers={"indexer": "5a7c" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = pod_cgroups(pod, "indexer", memory=611 * MIB, memory_max=1 * GIB,
+                              cpu_quota_us=25_000,
+                              usage_usec=3_400_000_000 + i * 7_500_000,
+                              nr_periods=1_180_442 + i * 300, nr_throttled=803_101 + i * 214,
+                              throttled_usec=190_331_000_000 + i * 52_000_000, pids=31)
+        process = app_process(pod, "indexer", 18_402, "indexer",
+                              ["/usr/bin/indexer", "--workers=8", "--batch=500"],
+                              utime=340_000 + i * 525, stime=12_000 + i * 225, threads=16,
+                              rss_kb=620_000)
+        return base_sample([pod], cgroups, [process], cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(1.21, 1.18, 1.12), running=3)
+
+    return timeline(Sample(), 30, 3, [0.22] * 3, step)
+
+
+@scenario("liveness-probe-under-load")
+def liveness_under_load() -> list[Sample]:
+    pod = Pod("shop", "api-5c6d7e8f9-h7k2p", "d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f70",
+              containers={"api": "7d1e" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = pod_cgroups(pod, "api", memory=402 * MIB, memory_max=768 * MIB,
+                              cpu_quota_us=50_000, usage_usec=88_000_000 + i * 7_500_000,
+                              nr_periods=2_410 + i * 150, nr_throttled=1_320 + i * 87,
+                              throttled_usec=61_000_000 + i * 9_800_000, pids=48)
+        process = app_process(pod, "api", 30_551, "java",
+                              ["java", "-XX:MaxRAMPercentage=75", "-jar", "/app/api.jar"],
+                              utime=8_100 + i * 540, stime=700 + i * 210, threads=48,
+                              rss_kb=401_000)
+        return base_sample([pod], cgroups, [process], cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(2.41, 2.10, 1.62), running=5,
+                           psi_cpu=(9.8, 7.2, 3.1))
+
+    return timeline(Sample(), 15, 3, [0.45] * 3, step)
+
+
+@scenario("noisy-neighbour")
+def noisy_neighbour() -> list[Sample]:
+    web = Pod("shop", "web-6d5c4b3a2-r8t7y", "8e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968",
+              containers={"web": "3e5f" * 16})
+    batch = Pod("batch", "transcode-28571340-x7k2p", "6f5e4d3c-2b1a-4098-8e7f-6d5c4b3a2910",
+                qos="besteffort", containers={"transcode": "b7c9" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(web, "web", memory=188 * MIB, memory_max=512 * MIB,
+                         usage_usec=51_000_000_000 + i * 1_200_000, pids=12),
+            *pod_cgroups(batch, "transcode", memory=2_310 * MIB,
+                         usage_usec=4_100_000_000 + i * 56_700_000, pids=37),
+        ]
+        processes = [
+            app_process(web, "web", 20_114, "node", ["node", "/srv/web/server.js"],
+                        utime=503_112 + i * 90, stime=99_000 + i * 30, threads=11,
+                        rss_kb=180_000),
+            app_process(batch, "transcode", 52_871, "ffmpeg",
+                        ["ffmpeg", "-i", "/work/in/lecture-0412.mov", "-c:v", "libx264",
+                         "-preset", "veryslow", "-threads", "0", "/work/out/lecture-0412.mp4"],
+                        utime=410_000 + i * 5_130, stime=21_000 + i * 540, threads=37,
+                        rss_kb=2_300_000, state="R"),
+        ]
+        return base_sample([web, batch], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(11.42, 9.81, 7.10), running=13,
+                           psi_cpu=(71.32, 64.10, 40.22))
+
+    return timeline(Sample(), 15, 3, [0.97] * 3, step)
+
+
+@scenario("disk-full")
+def disk_full() -> list[Sample]:
+    pod = Pod("shop", "web-7b8c9d0e1-k2m4p", "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b",
+              containers={"web": "2c4e" * 16})
+    used = [95.4, 96.5, 97.3]
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = pod_cgroups(pod, "web", memory=140 * MIB, memory_max=512 * MIB, pids=9)
+        process = app_process(pod, "web", 15_020, "nginx", ["nginx: master process nginx",
+                              "-g", "daemon off;"], utime=10_331, stime=8_002, rss_kb=9_000)
+        return base_sample([pod], cgroups, [process], cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, disks=disks_at(used_percent=used[i]),
+                           psi_io=(4.1, 3.2, 2.0))
+
+    return timeline(Sample(), 60, 3, [0.2] * 3, step)
+
+
+@scenario("inode-exhaustion")
+def inode_exhaustion() -> list[Sample]:
+    pod = Pod("media", "thumbnailer-84c7d9f5b-zq8vn", "3a4b5c6d-7e8f-4a9b-8c0d-1e2f3a4b5c6d",
+              containers={"thumbnailer": "6d8f" * 16})
+    inodes = [98.9, 99.4, 99.8]
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = pod_cgroups(pod, "thumbnailer", memory=96 * MIB, memory_max=256 * MIB,
+                              pids=6)
+        process = app_process(pod, "thumbnailer", 33_812, "thumbnailer",
+                              ["/usr/local/bin/thumbnailer", "--cache-dir=/var/cache/thumbs"],
+                              utime=42_000 + i * 300, stime=91_000 + i * 700, rss_kb=61_000)
+        return base_sample([pod], cgroups, [process], cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, disks=disks_at(used_percent=41.0,
+                                                         inodes_percent=inodes[i]))
+
+    return timeline(Sample(), 60, 3, [0.16] * 3, step)
+
+
+@scenario("fork-storm")
+def fork_storm() -> list[Sample]:
+    pod = Pod("ci", "build-runner-5f6a7b8c9-t4r2w", "9c8b7a6f-5e4d-4c3b-8a29-1f0e9d8c7b6a",
+              containers={"runner": "8a1c" * 16})
+    pids = [212, 640, 1019]
+
+    def step(i: int, s: Sample) -> Sample:
+        pod_level, scope = pod_cgroups(pod, "runner", memory=(300 + i * 180) * MIB,
+                                       memory_max=4 * GIB, pids=pids[i])
+        # podPidsLimit is enforced on the pod's cgroup; the container's own has no limit.
+        cgroups = [replace(pod_level, pids_max=1024), scope]
+        parent = app_process(pod, "runner", 61_020, "bash",
+                             ["/bin/bash", "/ci/scripts/integration-tests.sh"], utime=3_100,
+                             stime=9_800 + i * 1_900, threads=1, rss_kb=4_100)
+        children = [
+            replace(app_process(pod, "runner", 61_100 + n, "bash",
+                                ["/bin/bash", "/ci/scripts/integration-tests.sh"],
+                                utime=2, stime=40, rss_kb=3_300), ppid=61_020,
+                    start=parent.start + 100 + n)
+            for n in range(8)
+        ]
+        return base_sample([pod], cgroups, [parent, *children], cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks + i * 8_000, load=(6.21, 4.40, 2.10), running=9)
+
+    return timeline(Sample(), 10, 3, [0.55] * 3, step)
+
+
+@scenario("healthy")
+def healthy() -> list[Sample]:
+    api = Pod("shop", "api-7c9d8f6b5-b6n2v", "0e1d2c3b-4a59-4687-9a0b-c1d2e3f4a5b6",
+              containers={"api": "1b3d" * 16})
+    web = Pod("shop", "web-7b8c9d0e1-x5v7n", "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b",
+              containers={"web": "4c6e" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(api, "api", memory=141 * MIB, memory_max=256 * MIB,
+                         cpu_quota_us=100_000, usage_usec=7_100_000_000 + i * 1_500_000,
+                         nr_periods=900_112 + i * 150, nr_throttled=2_010, pids=22),
+            *pod_cgroups(web, "web", memory=92 * MIB, memory_max=256 * MIB, pids=9),
+        ]
+        processes = [
+            app_process(api, "api", 40_115, "api", ["/app/api", "--port=8080"],
+                        utime=610_000 + i * 110, stime=40_000 + i * 40, threads=14,
+                        rss_kb=139_000),
+            app_process(web, "web", 40_990, "nginx", ["nginx: master process nginx", "-g",
+                        "daemon off;"], utime=9_100, stime=7_002, rss_kb=9_000),
+        ]
+        return base_sample([api, web], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks)
+
+    return timeline(Sample(), 15, 3, [0.12] * 3, step)
+
+
+def main() -> None:
+    for name, builder in sorted(BUILDERS.items()):
+        folder = SCENARIOS / name / "host"
+        if folder.exists():
+            shutil.rmtree(folder)
+        for index, sample in enumerate(builder()):
+            write(folder / f"{index:03d}", sample)
+        print(f"{name}: {len(builder())} samples")
+
+
+if __name__ == "__main__":
+    main()
