@@ -101,6 +101,15 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1\2" + MASK,
     ),
+    # MySQL-family clients take the password glued to -p (``mysql -u root -phunter2``);
+    # elsewhere -p is a port or a path, so only after one of these commands.
+    (
+        re.compile(
+            r"(?i:\b(mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb"
+            r"|mariadb-dump)\b)([^\n]{0,500}?\s)-p(?!\[REDACTED\])(\S+)"
+        ),
+        r"\1\2-p" + MASK,
+    ),
     # Connection strings with Password=... (ADO.NET / JDBC style).
     (re.compile(r"(?i)(pwd|password)=([^;\s]+)"), r"\1=" + MASK),
 )

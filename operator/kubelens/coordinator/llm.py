@@ -8,10 +8,13 @@ Ollama. :class:`LiteLLMClient` is the one place that imports litellm.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import logging
+import math
 import os
 import random
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from kubelens.models import Usage
@@ -73,14 +76,23 @@ def count_tokens(model: str, messages: list[Message], tools: list[ToolSchema] | 
         return chars // 4
 
 
+class MalformedAnswer(Exception):
+    """The provider answered 200 with something that is not a chat completion."""
+
+
 _RETRYABLE = (
+    "MalformedAnswer",
     "RateLimitError",
     "APIConnectionError",
     "ServiceUnavailableError",
     "InternalServerError",
     "Timeout",
     "APIError",
+    "BadGatewayError",
 )
+#: Answers worth another try whatever litellm calls them: timeouts, conflicts, rate
+#: limits, server errors and gateways (529: a provider overloaded).
+_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 @dataclass
@@ -130,7 +142,11 @@ class LiteLLMClient:
                 return self._completion(response)
             except (TimeoutError, Exception) as exc:
                 kind = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
-                retryable = kind in _RETRYABLE or isinstance(exc, TimeoutError)
+                retryable = (
+                    kind in _RETRYABLE
+                    or isinstance(exc, TimeoutError)
+                    or getattr(exc, "status_code", None) in _RETRYABLE_STATUS
+                )
                 if not retryable or attempt >= self.retries:
                     raise ModelError(_describe(self.model, kind, exc, attempt + 1)) from exc
                 delay = _retry_after(exc) or self.backoff * (2**attempt) * (0.5 + random.random())
@@ -144,8 +160,10 @@ class LiteLLMClient:
     def _completion(self, response: Any) -> Completion:
         import litellm
 
-        choice = response.choices[0]
-        message = choice.message
+        try:
+            message = response.choices[0].message
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise MalformedAnswer(f"the answer has no message ({type(exc).__name__})") from exc
         calls = [
             ToolCall(
                 id=str(call.id or f"call_{index}"),
@@ -166,14 +184,48 @@ class LiteLLMClient:
         return Completion(content=message.content, tool_calls=calls, usage=usage)
 
 
+#: Longest wait a provider's Retry-After may ask for; the run's deadline still applies.
+MAX_RETRY_AFTER = 30.0
+
+
 def _retry_after(exc: Exception) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    value = headers.get("retry-after") if hasattr(headers, "get") else None
-    try:
-        return min(float(value), 30.0) if value is not None else None
-    except (TypeError, ValueError):
+    """Seconds the provider asked us to wait (``Retry-After`` / ``retry-after-ms``), if any.
+
+    litellm keeps the provider's headers on ``litellm_response_headers``; the
+    ``response`` it attaches to its own exceptions is a stand-in without them.
+    """
+    candidates = (
+        getattr(exc, "litellm_response_headers", None),
+        getattr(getattr(exc, "response", None), "headers", None),
+    )
+    for headers in candidates:
+        if not headers or not hasattr(headers, "get"):
+            continue
+        seconds = _seconds(headers.get("retry-after-ms"), 0.001)
+        if seconds is None:
+            seconds = _seconds(headers.get("retry-after"), 1.0)
+        if seconds is not None:
+            return min(seconds, MAX_RETRY_AFTER)
+    return None
+
+
+def _seconds(value: Any, unit: float) -> float | None:
+    """A delay header: a number of ``unit``s, or (Retry-After) an HTTP date."""
+    if value is None:
         return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(str(value))
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if not math.isfinite(number) or number < 0:
+        return None
+    return number * unit
 
 
 def _describe(model: str, kind: str, exc: BaseException, attempts: int) -> str:
