@@ -112,6 +112,8 @@ class _Run:
         self.messages: list[Message] = []
         self.pending: set[asyncio.Task[list[OperatorResult]]] = set()
         self.iteration = 0
+        #: Answers in a row with no tool call: a model that only chats, for the message.
+        self.text_only_turns = 0
         self.done = False
         self.allowed_skills = self._allowed_skills()
 
@@ -147,10 +149,7 @@ class _Run:
         await self.emit("started", notifications=len(unread))
         while not self.done:
             if self.iteration >= self.options.max_iterations:
-                raise _Finished(
-                    RunOutcome.MAX_ITERATIONS,
-                    f"stopped after max_iterations={self.options.max_iterations}",
-                )
+                raise _Finished(RunOutcome.MAX_ITERATIONS, self._max_iterations_message())
             self.iteration += 1
             self.coordinator._iteration = self.iteration
             await self.emit("iteration")
@@ -164,6 +163,7 @@ class _Run:
             ]
             completion = await self._complete(tools)
             self.messages.append(_assistant_message(completion))
+            self.text_only_turns = 0 if completion.tool_calls else self.text_only_turns + 1
             if not completion.tool_calls:
                 self.messages.append(
                     {
@@ -181,11 +181,24 @@ class _Run:
                         "role": "tool",
                         "tool_call_id": call.id,
                         "name": call.name,
-                        "content": json.dumps(result.wire(), default=str),
+                        # Redacted again as it leaves for the model: error texts carry
+                        # exception messages no skill has redacted.
+                        "content": json.dumps(redact(result.wire()), default=str),
                     }
                 )
             self._check_budget()
         return self.result
+
+    def _max_iterations_message(self) -> str:
+        message = (
+            f"stopped after max_iterations={self.options.max_iterations} "
+            "without the model calling done"
+        )
+        if self.text_only_turns:
+            message += (
+                f"; its last {self.text_only_turns} answer(s) were text without tool calls"
+            )
+        return message
 
     async def _complete(self, tools: list[dict[str, Any]]) -> Completion:
         try:
@@ -220,6 +233,11 @@ class _Run:
                 f"arguments of {call.name} are not valid JSON ({exc.msg} at position "
                 f"{exc.pos}); send a JSON object matching the tool's schema"
             )
+        except RecursionError:
+            return ToolResult.fail(
+                f"arguments of {call.name} are nested too deeply; send a flat JSON object "
+                "matching the tool's schema"
+            )
         if not isinstance(arguments, dict):
             return ToolResult.fail(f"arguments of {call.name} must be a JSON object")
         try:
@@ -234,12 +252,10 @@ class _Run:
         notifications = await self.store.list(_STATES.get(status))
         if not notifications:
             return ToolResult.empty(f"no {status} notifications")
-        items = [_notification_view(n) for n in notifications[:50]]
-        return cap_result(
-            ToolResult.ok({"notifications": items, "total": len(notifications)}),
-            DEFAULT_RESULT_CAP,
-            hint="filter by status",
-        )
+        ranked = sorted(notifications, key=lambda n: n.severity.rank, reverse=True)
+        payload = _fit_notifications([_notification_view(n) for n in ranked[:50]],
+                                     len(notifications), DEFAULT_RESULT_CAP)
+        return cap_result(ToolResult.ok(payload), DEFAULT_RESULT_CAP, hint="filter by status")
 
     async def update_notification_statuses(self, args: dict[str, Any]) -> ToolResult:
         ids = [str(i) for i in args["ids"]]
@@ -279,7 +295,11 @@ class _Run:
         for task in finished:
             self.pending.discard(task)
             try:
-                results.extend(task.result())
+                # Whatever runs the skill (this process, an agent of any version), its
+                # results reach the model and the Investigation's status only redacted.
+                results.extend(
+                    OperatorResult.model_validate(redact(r.model_dump())) for r in task.result()
+                )
             except Exception as exc:
                 results.append(
                     OperatorResult(
@@ -442,11 +462,38 @@ def _assistant_message(completion: Completion) -> Message:
 
 
 def _notification_view(notification: Notification) -> dict[str, Any]:
+    """A notification as the model reads it, redacted: its observation and evidence may
+    quote logs or command lines, and it may come from any writer of Notification objects."""
     view = notification.wire()
     view.pop("snapshots", None)
     if notification.snapshots:
         view["evidence"] = notification.snapshots[-1].data
-    return view
+    redacted: dict[str, Any] = redact(view)
+    return redacted
+
+
+def _fit_notifications(items: list[dict[str, Any]], total: int, cap: int) -> dict[str, Any]:
+    """As many whole notifications as fit ``cap``, most severe first.
+
+    Cutting the JSON text instead would hand the model (and the rule-based analyst,
+    which parses it) a string in place of a list: evidence goes first, then the least
+    severe notifications, and the answer says what was left out.
+    """
+    payload: dict[str, Any] = {"notifications": items, "total": total}
+    if len(json.dumps(payload, default=str)) <= cap:
+        return payload
+    payload["notifications"] = items = [
+        {k: v for k, v in item.items() if k != "evidence"} for item in items
+    ]
+    while True:
+        payload["note"] = (
+            f"evidence left out and {total - len(items)} of {total} notification(s) omitted "
+            "to fit; filter by status, and read the evidence with call_skill"
+        )
+        # A little room: one more omitted notification may lengthen the note by a digit.
+        if len(items) <= 1 or len(json.dumps(payload, default=str)) <= cap - 8:
+            return payload
+        items.pop()
 
 
 def _operator_view(result: OperatorResult) -> dict[str, Any]:
