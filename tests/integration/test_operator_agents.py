@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from kopf.testing import KopfRunner
 
-from kubelens.agent import client as agent_client
 from kubelens.config import Settings
 from kubelens.detection import DetectorSettings
 from kubelens.skills import node_skills
@@ -41,7 +40,7 @@ def operator_env(
     # The operator's projected token, where the chart mounts it.
     token = tmp_path / "kubelens-token"
     token.write_text(OPERATOR_TOKEN)
-    monkeypatch.setattr(agent_client, "DEFAULT_TOKEN_FILE", token)
+    monkeypatch.setenv("KUBELENS_AGENT_TOKEN_FILE", str(token))
     register_tokens(kube_env.emulator)
     return kube_env
 

@@ -378,9 +378,14 @@ class _Run:
     async def finish(self, args: dict[str, Any]) -> ToolResult:
         running = [task for task in self.pending if not task.done()]
         if running:
+            # Give them a moment before refusing, so a model that just calls done again
+            # sees their results next turn instead of spinning through its iterations.
+            await asyncio.wait(running, timeout=OPERATOR_WAIT_SECONDS)
+            still = sum(1 for task in running if not task.done())
             return ToolResult.fail(
-                f"{len(running)} operator(s) are still running; their results arrive in a "
-                "later turn: continue, then call done"
+                f"done refused: {len(running)} operator(s) were still running "
+                f"({still} still are); their results arrive next turn: review them, "
+                "then call done"
             )
         self.done = True
         return ToolResult.ok({"finished": True})
