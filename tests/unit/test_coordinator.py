@@ -108,7 +108,7 @@ async def test_first_request_carries_tools_and_context() -> None:
         "call_skill", "produce_insight", "think", "done",
     }
     assert "why is checkout slow" in first["messages"][1]["content"]
-    assert "gauge: A test gauge. Tools: read()" in first["messages"][1]["content"]
+    assert "- gauge: A test gauge.\n  - read(): Read the gauge." in first["messages"][1]["content"]
 
 
 async def test_malformed_and_unknown_tool_calls_are_fed_back_and_recovered() -> None:

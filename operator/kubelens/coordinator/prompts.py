@@ -120,17 +120,22 @@ FINAL_TOOLS = ("produce_insight", "done")
 
 
 def skills_section(catalog: Sequence[Mapping[str, Any]]) -> str:
-    """Skills and their tools, one line each: what call_skill can reach."""
+    """Skills and their tools with what each does: what call_skill can reach.
+
+    Required parameters are plain, optional ones end in ``?``; the descriptions carry the
+    meanings a name cannot (``previous`` logs, ``a|b`` patterns).
+    """
     lines = ["Skills (call_skill(skill, tool, arguments)):"]
     for skill in catalog:
-        tools = []
+        lines.append(f"- {skill['name']}: {skill.get('description', '')}")
         for tool in skill.get("tools", []):
-            params = tool.get("parameters", {}).get("properties", {})
-            signature = ", ".join(params)
-            tools.append(f"{tool['name']}({signature})")
-        lines.append(
-            f"- {skill['name']}: {skill.get('description', '')} Tools: {'; '.join(tools) or 'none'}"
-        )
+            parameters = tool.get("parameters", {})
+            required = set(parameters.get("required", []))
+            signature = ", ".join(
+                name if name in required else f"{name}?"
+                for name in parameters.get("properties", {})
+            )
+            lines.append(f"  - {tool['name']}({signature}): {tool.get('description', '')}")
     return "\n".join(lines)
 
 
