@@ -119,11 +119,14 @@ async def evaluate(
     scenario: Scenario, settings: Settings | None = None, model: ModelClient | None = None
 ) -> tuple[EvalRow, RunResult]:
     """Replay one scenario and grade it."""
-    assert scenario.spec.expect is not None, "load_for_eval checks every scenario has expect"
+    expect = scenario.spec.expect
+    if expect is None:
+        raise ScenarioError(f"{scenario.root / scenarios.SCENARIO_FILE}: has no expect "
+                            "block, so there is nothing to grade")
     started = time.perf_counter()
     result = await replay(scenario, settings, model=model)
     latency = time.perf_counter() - started
-    verdict = grade(result, scenario.spec.expect)
+    verdict = grade(result, expect)
     usage = result.usage
     row = EvalRow(
         scenario=scenario.name, passed=verdict.passed, why=verdict.why,

@@ -28,7 +28,8 @@ TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 
 
 def seed(emulator: Emulator) -> None:
-    source = scenario.load(OOM).source()
+    loaded = scenario.load(OOM)
+    source = loaded.source()
     # Namespaces first: creating a namespaced object creates its namespace.
     for obj in sorted(source.objects(), key=lambda o: o["kind"] != "Namespace"):
         obj = json.loads(json.dumps(obj))
@@ -47,7 +48,7 @@ def seed(emulator: Emulator) -> None:
                      "metadata": {"name": "api-config", "namespace": "shop"},
                      "data": {"DATABASE_URL": f"postgres://api:{SECRET_VALUE}@db:5432/shop",
                               "LOG_LEVEL": "info"}})
-    for (namespace, pod, container, previous), text in source._logs.items():
+    for (namespace, pod, container, previous), text in loaded.logs.items():
         emulator.set_pod_log(namespace, pod, str(container),
                              text + f"auth header Authorization: Bearer {TOKEN}\n",
                              previous=previous)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -14,14 +15,14 @@ from kubelens.scenario import ScenarioError
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "evals" / "scenarios"
 
-POD = {"apiVersion": "v1", "kind": "Pod",
+POD: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod",
        "metadata": {"name": "web-1", "namespace": "shop"},
        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
        "status": {"phase": "Running"}}
 
 
 def make(root: Path, spec: dict[str, object] | None = None,
-         objects: list[dict[str, object]] | None = None) -> Path:
+         objects: list[dict[str, Any]] | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     (root / "scenario.yaml").write_text(yaml.safe_dump(
         spec if spec is not None else {"reason": "web is slow", "namespace": "shop"}))
@@ -70,10 +71,11 @@ def test_logs_are_keyed_by_namespace_pod_container_and_run() -> None:
 
 
 def test_kinds_not_read_are_skipped_and_secrets_never_loaded(tmp_path: Path) -> None:
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
-              "data": {"password": "aHVudGVyMg=="}}
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}}
-    unnamespaced = {**POD, "metadata": {"name": "web-2"}}
+    secret: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret",
+                              "metadata": {"name": "db"}, "data": {"password": "aHVudGVyMg=="}}
+    account: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount",
+                               "metadata": {"name": "web"}}
+    unnamespaced: dict[str, Any] = {**POD, "metadata": {"name": "web-2"}}
     loaded = scenario.load(make(tmp_path / "s", objects=[POD, secret, account, unnamespaced]))
     assert loaded.skipped == {"Secret": 1, "ServiceAccount": 1}
     assert [o["metadata"]["name"] for o in loaded.objects] == ["web-1", "web-2"]
