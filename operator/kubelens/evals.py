@@ -47,13 +47,17 @@ class EvalRow:
 def grade(result: RunResult, expect: Expectation) -> Grade:
     """Check a run's insights against a scenario's expectation."""
     insights = result.insights
-    ended = "" if result.outcome is RunOutcome.DONE else (
-        f" (run ended {result.outcome.value}: {result.message})")
+    ended = (
+        ""
+        if result.outcome is RunOutcome.DONE
+        else (f" (run ended {result.outcome.value}: {result.message})")
+    )
     if expect.no_insight:
         if not insights:
             return Grade(True, "no insight, as expected" + ended)
-        return Grade(False, f"expected no insight, got {len(insights)}: "
-                            f"{_clip(insights[0].summary)}")
+        return Grade(
+            False, f"expected no insight, got {len(insights)}: {_clip(insights[0].summary)}"
+        )
     if not insights:
         return Grade(False, "no insight" + ended)
     checked = [(_missing(insight, expect), insight) for insight in insights]
@@ -74,11 +78,9 @@ def _missing(insight: Insight, expect: Expectation) -> list[str]:
         for group in expect.root_cause
         if not any(keyword.lower() in words for keyword in group)
     ]
-    missing += [f"does not mention {name}" for name in expect.subjects
-                if name.lower() not in named]
+    missing += [f"does not mention {name}" for name in expect.subjects if name.lower() not in named]
     if expect.min_confidence and insight.confidence.rank < expect.min_confidence.rank:
-        missing.append(f"confidence {insight.confidence.value} < "
-                       f"{expect.min_confidence.value}")
+        missing.append(f"confidence {insight.confidence.value} < {expect.min_confidence.value}")
     return missing
 
 
@@ -94,11 +96,13 @@ def scenario_folders(paths: Iterable[Path]) -> list[Path]:
         if scenarios.is_scenario(path):
             found.append(path)
             continue
-        children = sorted(p for p in path.iterdir() if scenarios.is_scenario(p)) \
-            if path.is_dir() else []
+        children = (
+            sorted(p for p in path.iterdir() if scenarios.is_scenario(p)) if path.is_dir() else []
+        )
         if not children:
-            raise ScenarioError(f"{path}: neither a scenario ({scenarios.SCENARIO_FILE}) "
-                                "nor a folder of scenarios")
+            raise ScenarioError(
+                f"{path}: neither a scenario ({scenarios.SCENARIO_FILE}) nor a folder of scenarios"
+            )
         found.extend(children)
     return found
 
@@ -109,8 +113,10 @@ def load_for_eval(paths: Iterable[Path]) -> list[Scenario]:
     for folder in scenario_folders(paths):
         scenario = scenarios.load(folder)
         if scenario.spec.expect is None:
-            raise ScenarioError(f"{folder / scenarios.SCENARIO_FILE}: has no expect block, "
-                                "so there is nothing to grade")
+            raise ScenarioError(
+                f"{folder / scenarios.SCENARIO_FILE}: has no expect block, "
+                "so there is nothing to grade"
+            )
         loaded.append(scenario)
     return loaded
 
@@ -121,24 +127,32 @@ async def evaluate(
     """Replay one scenario and grade it."""
     expect = scenario.spec.expect
     if expect is None:
-        raise ScenarioError(f"{scenario.root / scenarios.SCENARIO_FILE}: has no expect "
-                            "block, so there is nothing to grade")
+        raise ScenarioError(
+            f"{scenario.root / scenarios.SCENARIO_FILE}: has no expect "
+            "block, so there is nothing to grade"
+        )
     started = time.perf_counter()
     result = await replay(scenario, settings, model=model)
     latency = time.perf_counter() - started
     verdict = grade(result, expect)
     usage = result.usage
     row = EvalRow(
-        scenario=scenario.name, passed=verdict.passed, why=verdict.why,
-        insights=len(result.insights), prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens, cost=usage.cost,
-        latency_s=round(latency, 3), outcome=result.outcome.value,
+        scenario=scenario.name,
+        passed=verdict.passed,
+        why=verdict.why,
+        insights=len(result.insights),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost=usage.cost,
+        latency_s=round(latency, 3),
+        outcome=result.outcome.value,
     )
     return row, result
 
 
 async def evaluate_all(
-    loaded: Sequence[Scenario], settings: Settings | None = None,
+    loaded: Sequence[Scenario],
+    settings: Settings | None = None,
     model: ModelClient | None = None,
 ) -> list[EvalRow]:
     # One at a time: scenarios are small, and a model's rate limit is shared.
@@ -152,19 +166,30 @@ def pass_rate(rows: Sequence[EvalRow]) -> str:
 def as_table(rows: Sequence[EvalRow]) -> str:
     """A fixed-width table, then ``eval_pass_rate N/M`` on its own line."""
     header = ("scenario", "result", "insights", "tokens", "cost", "latency", "why")
-    lines = [[row.scenario, "pass" if row.passed else "FAIL", str(row.insights),
-              str(row.tokens), f"${row.cost:.4f}", f"{row.latency_s:.2f}s", row.why]
-             for row in rows]
+    lines = [
+        [
+            row.scenario,
+            "pass" if row.passed else "FAIL",
+            str(row.insights),
+            str(row.tokens),
+            f"${row.cost:.4f}",
+            f"{row.latency_s:.2f}s",
+            row.why,
+        ]
+        for row in rows
+    ]
     widths = [max(len(cells[i]) for cells in [list(header), *lines]) for i in range(6)]
     out = []
     for cells in [list(header), *lines]:
-        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:6]))
-                   + "  " + cells[6])
+        out.append(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:6])) + "  " + cells[6]
+        )
     out.append("")
     out.append(f"eval_pass_rate {pass_rate(rows)}")
     return "\n".join(out) + "\n"
 
 
 def as_json(rows: Sequence[EvalRow]) -> str:
-    return json.dumps({"scenarios": [asdict(row) for row in rows],
-                       "eval_pass_rate": pass_rate(rows)}, indent=2)
+    return json.dumps(
+        {"scenarios": [asdict(row) for row in rows], "eval_pass_rate": pass_rate(rows)}, indent=2
+    )

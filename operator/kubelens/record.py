@@ -38,8 +38,18 @@ from kubelens.skills.node_os import LOCAL_FILESYSTEMS, MEMORY_FILESYSTEMS
 log = logging.getLogger(__name__)
 
 NAMESPACED_KINDS = (
-    "Pod", "Event", "Service", "Endpoints", "ConfigMap", "PersistentVolumeClaim",
-    "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "HorizontalPodAutoscaler",
+    "Pod",
+    "Event",
+    "Service",
+    "Endpoints",
+    "ConfigMap",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "HorizontalPodAutoscaler",
 )
 CLUSTER_KINDS = ("Node", "StorageClass", "PersistentVolume")
 #: Log lines kept per container and run.
@@ -53,19 +63,38 @@ ELIDED = "(elided)"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 PROC_FILES = (
-    "loadavg", "meminfo", "stat", "vmstat", "uptime", "pressure/cpu", "pressure/memory",
-    "pressure/io", "sys/kernel/pid_max", "sys/fs/file-nr",
+    "loadavg",
+    "meminfo",
+    "stat",
+    "vmstat",
+    "uptime",
+    "pressure/cpu",
+    "pressure/memory",
+    "pressure/io",
+    "sys/kernel/pid_max",
+    "sys/fs/file-nr",
 )
 #: Per-namespace files: the host's view (PID 1's) is recorded as the plain name.
 PROC_HOST_VIEW_FILES = ("mounts", "net/dev")
 PROCESS_FILES = ("stat", "status", "cgroup")
 CGROUP_V2_FILES = (
-    "memory.current", "memory.max", "memory.events", "memory.stat", "cpu.stat", "cpu.max",
-    "pids.current", "pids.max",
+    "memory.current",
+    "memory.max",
+    "memory.events",
+    "memory.stat",
+    "cpu.stat",
+    "cpu.max",
+    "pids.current",
+    "pids.max",
 )
 CGROUP_V1_FILES = {
-    "memory": ("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.oom_control",
-               "memory.failcnt", "memory.stat"),
+    "memory": (
+        "memory.usage_in_bytes",
+        "memory.limit_in_bytes",
+        "memory.oom_control",
+        "memory.failcnt",
+        "memory.stat",
+    ),
     "cpu": ("cpu.stat", "cpu.cfs_quota_us", "cpu.cfs_period_us"),
     "pids": ("pids.current", "pids.max"),
 }
@@ -106,14 +135,15 @@ def record(
     interval = 0.0
     if settings.record_host:
         paths = HostPaths(settings.host_proc, settings.host_cgroup, settings.host_root)
-        interval = _record_host(paths, root / scenarios.HOST_DIR, settings.samples,
-                                settings.sample_interval, sleep)
+        interval = _record_host(
+            paths, root / scenarios.HOST_DIR, settings.samples, settings.sample_interval, sleep
+        )
         recorded.samples = settings.samples
     spec: dict[str, Any] = {
         "reason": settings.reason or f"What is wrong in namespace {namespace}?",
         "namespace": namespace,
         "description": "Recorded by kubelens record. Add an expect block (rootCause, "
-                       "subjects) to use it as an eval.",
+        "subjects) to use it as an eval.",
         "recordedAt": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
     if settings.record_host:
@@ -139,8 +169,11 @@ def _prepare(directory: Path) -> Path:
 
 def _context_namespace(kubeconfig: str) -> str:
     """The namespace of the kubeconfig's current context, as kubectl would use it."""
-    candidates = [kubeconfig] if kubeconfig else [
-        *os.environ.get("KUBECONFIG", "").split(os.pathsep), "~/.kube/config"]
+    candidates = (
+        [kubeconfig]
+        if kubeconfig
+        else [*os.environ.get("KUBECONFIG", "").split(os.pathsep), "~/.kube/config"]
+    )
     for candidate in candidates:
         path = Path(candidate).expanduser() if candidate else None
         if path is None or not path.is_file():
@@ -172,9 +205,7 @@ def _live_source(settings: Settings, namespace: str) -> ClusterSource:
 # --------------------------------------------------------------------------- cluster
 
 
-def _record_cluster(
-    source: ClusterSource, namespace: str, root: Path, recorded: Recorded
-) -> None:
+def _record_cluster(source: ClusterSource, namespace: str, root: Path, recorded: Recorded) -> None:
     try:
         found = source.get("Namespace", None, namespace)
     except ClusterSourceError as exc:
@@ -243,13 +274,20 @@ def _mask_env(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _write_list(path: Path, items: list[dict[str, Any]]) -> None:
-    document = {"apiVersion": "v1", "items": items, "kind": "List",
-                "metadata": {"resourceVersion": ""}}
+    document = {
+        "apiVersion": "v1",
+        "items": items,
+        "kind": "List",
+        "metadata": {"resourceVersion": ""},
+    }
     path.write_text(yaml.safe_dump(document, sort_keys=True, allow_unicode=True))
 
 
 def _record_logs(
-    source: ClusterSource, namespace: str, pods: Iterable[Mapping[str, Any]], folder: Path,
+    source: ClusterSource,
+    namespace: str,
+    pods: Iterable[Mapping[str, Any]],
+    folder: Path,
     recorded: Recorded,
 ) -> int:
     written = 0
@@ -257,15 +295,18 @@ def _record_logs(
         name = str((pod.get("metadata") or {}).get("name"))
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
         restarted = {
-            str(s.get("name")) for key in ("initContainerStatuses", "containerStatuses")
-            for s in status.get(key) or [] if int(s.get("restartCount") or 0) > 0
+            str(s.get("name"))
+            for key in ("initContainerStatuses", "containerStatuses")
+            for s in status.get(key) or []
+            if int(s.get("restartCount") or 0) > 0
         }
         for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
             cname = str(container.get("name"))
             for previous in (False, True) if cname in restarted else (False,):
                 try:
-                    text = source.logs(namespace, name, cname, previous=previous,
-                                       tail_lines=LOG_TAIL)
+                    text = source.logs(
+                        namespace, name, cname, previous=previous, tail_lines=LOG_TAIL
+                    )
                 except ClusterSourceError as exc:
                     recorded.warnings.append(f"logs of {name}/{cname}: {exc}")
                     continue
@@ -274,8 +315,7 @@ def _record_logs(
                 suffix = scenarios.PREVIOUS_SUFFIX if previous else scenarios.LOG_SUFFIX
                 path = folder / namespace / name / f"{cname}{suffix}"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text("\n".join(redact_text(line) for line in text.splitlines())
-                                + "\n")
+                path.write_text("\n".join(redact_text(line) for line in text.splitlines()) + "\n")
                 written += 1
     return written
 
@@ -284,7 +324,10 @@ def _record_logs(
 
 
 def _record_host(
-    paths: HostPaths, folder: Path, samples: int, interval: float,
+    paths: HostPaths,
+    folder: Path,
+    samples: int,
+    interval: float,
     sleep: Callable[[float], None],
 ) -> float:
     """Copy ``samples`` host samples; return the mean seconds between them."""
@@ -348,10 +391,12 @@ def _copy_cgroups(root: Path, target: Path) -> None:
         _copy_tree(root, target, CGROUP_V2_FILES)
         return
     if layout.version == "hybrid":
-        _copy(root / "unified" / "cgroup.controllers",
-              target / "unified" / "cgroup.controllers")
-    for controller, hierarchy in (("memory", layout.memory), ("cpu", layout.cpu),
-                                  ("pids", layout.pids)):
+        _copy(root / "unified" / "cgroup.controllers", target / "unified" / "cgroup.controllers")
+    for controller, hierarchy in (
+        ("memory", layout.memory),
+        ("cpu", layout.cpu),
+        ("pids", layout.pids),
+    ):
         if hierarchy is not None:
             _copy_tree(hierarchy, target / hierarchy.name, CGROUP_V1_FILES[controller])
 
@@ -410,7 +455,11 @@ def disk_figures(paths: HostPaths) -> dict[str, dict[str, int]]:
         usage = reader(mountpoint)
         if usage is None:
             continue
-        figures[mountpoint] = {"size": usage.size, "used": usage.used,
-                               "available": usage.available, "inodes": usage.inodes,
-                               "inodes_used": usage.inodes_used}
+        figures[mountpoint] = {
+            "size": usage.size,
+            "used": usage.used,
+            "available": usage.available,
+            "inodes": usage.inodes,
+            "inodes_used": usage.inodes_used,
+        }
     return figures

@@ -55,8 +55,7 @@ class ReplayHost:
 
     @property
     def paths(self) -> HostPaths:
-        return HostPaths(proc=self.link / "proc", cgroup=self.link / CGROUP_ROOT,
-                         rootfs=self.link)
+        return HostPaths(proc=self.link / "proc", cgroup=self.link / CGROUP_ROOT, rootfs=self.link)
 
     def clock(self) -> float:
         return self.now

@@ -75,8 +75,9 @@ class Expectation(WireModel):
     @model_validator(mode="after")
     def _no_insight_stands_alone(self) -> Expectation:
         if self.no_insight and (self.root_cause or self.subjects or self.min_confidence):
-            raise ValueError("noInsight cannot be combined with rootCause, subjects or "
-                             "minConfidence")
+            raise ValueError(
+                "noInsight cannot be combined with rootCause, subjects or minConfidence"
+            )
         if not self.no_insight and not (self.root_cause or self.subjects):
             raise ValueError("give rootCause and/or subjects to check, or noInsight: true")
         return self
@@ -217,8 +218,10 @@ def _load_objects(folder: Path, namespace: str) -> tuple[list[dict[str, Any]], d
         if path.name.startswith("."):
             continue  # editor and VCS droppings (.gitkeep, .DS_Store)
         if path.is_dir():
-            raise ScenarioError(f"{path}: unexpected folder; {CLUSTER_DIR}/ holds only "
-                                f"{', '.join(OBJECT_SUFFIXES)} files")
+            raise ScenarioError(
+                f"{path}: unexpected folder; {CLUSTER_DIR}/ holds only "
+                f"{', '.join(OBJECT_SUFFIXES)} files"
+            )
         if path.suffix not in OBJECT_SUFFIXES:
             raise ScenarioError(f"{path}: not a {', '.join(OBJECT_SUFFIXES)} file")
         for number, document in enumerate(_documents(path), 1):
@@ -274,8 +277,11 @@ def _checked(obj: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(obj.get("kind"), str) or not obj["kind"]:
         raise ScenarioError(f"{where}: has no kind")
     metadata = obj.get("metadata")
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) \
-            or not metadata["name"]:
+    if (
+        not isinstance(metadata, dict)
+        or not isinstance(metadata.get("name"), str)
+        or not metadata["name"]
+    ):
         raise ScenarioError(f"{where}: {obj['kind']} has no metadata.name")
     return {**obj, "metadata": dict(metadata)}
 
@@ -287,8 +293,10 @@ def _load_logs(folder: Path) -> dict[LogKey, str]:
     if not folder.exists():
         return {}
     logs: dict[LogKey, str] = {}
-    expected = (f"expected {LOGS_DIR}/<namespace>/<pod>/<container>{LOG_SUFFIX} or "
-                f"<container>{PREVIOUS_SUFFIX}")
+    expected = (
+        f"expected {LOGS_DIR}/<namespace>/<pod>/<container>{LOG_SUFFIX} or "
+        f"<container>{PREVIOUS_SUFFIX}"
+    )
     for path in sorted(folder.rglob("*")):
         if path.is_dir() or path.name.startswith("."):
             continue
@@ -302,7 +310,8 @@ def _load_logs(folder: Path) -> dict[LogKey, str]:
             raise ScenarioError(f"{path}: {expected}")
         try:
             logs[(namespace, pod, container, previous)] = path.read_text(
-                encoding="utf-8", errors="replace")
+                encoding="utf-8", errors="replace"
+            )
         except OSError as exc:
             raise ScenarioError(f"{path}: cannot be read: {exc.strerror}") from None
     return logs
@@ -321,15 +330,19 @@ def _load_samples(folder: Path) -> list[HostSample]:
         if path.name.startswith("."):
             continue
         if not path.is_dir() or not _SAMPLE.match(path.name):
-            raise ScenarioError(f"{path}: {HOST_DIR}/ holds only sample folders numbered "
-                                "000, 001, ... in time order")
+            raise ScenarioError(
+                f"{path}: {HOST_DIR}/ holds only sample folders numbered "
+                "000, 001, ... in time order"
+            )
         numbered.append((int(path.name), path))
     numbered.sort()
     samples = []
     for expected, (number, path) in enumerate(numbered):
         if number != expected:
-            raise ScenarioError(f"{path}: sample {expected:03d} is missing before it "
-                                "(samples are numbered from 000 without gaps)")
+            raise ScenarioError(
+                f"{path}: sample {expected:03d} is missing before it "
+                "(samples are numbered from 000 without gaps)"
+            )
         samples.append(_load_sample(number, path))
     return samples
 
@@ -341,14 +354,20 @@ def _load_sample(index: int, root: Path) -> HostSample:
     if disks:
         mounts = root / MOUNTS_FILE
         if not mounts.is_file():
-            raise ScenarioError(f"{root / DF_FILE}: {MOUNTS_FILE} is missing, so no mount "
-                                "would be measured (the os skill lists mounts from it)")
-        listed = {_unescape(line.split()[1]) for line in mounts.read_text().splitlines()
-                  if len(line.split()) >= 2}
+            raise ScenarioError(
+                f"{root / DF_FILE}: {MOUNTS_FILE} is missing, so no mount "
+                "would be measured (the os skill lists mounts from it)"
+            )
+        listed = {
+            _unescape(line.split()[1])
+            for line in mounts.read_text().splitlines()
+            if len(line.split()) >= 2
+        }
         unknown = sorted(set(disks) - listed)
         if unknown:
-            raise ScenarioError(f"{root / DF_FILE}: {', '.join(unknown)} not listed in "
-                                f"{MOUNTS_FILE}")
+            raise ScenarioError(
+                f"{root / DF_FILE}: {', '.join(unknown)} not listed in {MOUNTS_FILE}"
+            )
     return HostSample(index, root, disks)
 
 
@@ -367,13 +386,15 @@ def _load_df(path: Path) -> dict[str, DiskUsage]:
     for mount, usage in data.items():
         where = f"{path}: {mount!r}"
         if not mount.startswith("/"):
-            raise ScenarioError(f"{where}: keys are absolute mount points such as \"/\"")
+            raise ScenarioError(f'{where}: keys are absolute mount points such as "/"')
         if not isinstance(usage, Mapping):
             raise ScenarioError(f"{where}: must be an object with size and used")
         unknown = sorted(set(usage) - _DF_KEYS)
         if unknown:
-            raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
-                                f"{', '.join(sorted(_DF_KEYS))}")
+            raise ScenarioError(
+                f"{where}: unknown key(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(sorted(_DF_KEYS))}"
+            )
         for key in ("size", "used"):
             if key not in usage:
                 raise ScenarioError(f"{where}: {key} is required (bytes)")
@@ -388,7 +409,8 @@ def _load_df(path: Path) -> dict[str, DiskUsage]:
         if used > size:
             raise ScenarioError(f"{where}: used ({used}) is larger than size ({size})")
         if inodes_used > inodes:
-            raise ScenarioError(f"{where}: inodes_used ({inodes_used}) is larger than "
-                                f"inodes ({inodes})")
+            raise ScenarioError(
+                f"{where}: inodes_used ({inodes_used}) is larger than inodes ({inodes})"
+            )
         disks[mount] = DiskUsage(size, used, available, inodes, inodes_used)
     return disks
