@@ -11,6 +11,7 @@ the scenario's own timeline (``sampleInterval`` seconds between samples).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -113,10 +114,13 @@ async def replay(
         store = InMemoryNotificationStore()
         # Without host samples there is no node of our own to stamp on findings.
         detector = AnomalyDetector(node=spec.node, clock=host.clock)
-        await store.add(_observe(detector, [s for s in clustered if s.name in chosen]))
+        # File reads run off the event loop, as investigate's do; one sample at a time.
+        cluster_now = [s for s in clustered if s.name in chosen]
+        await store.add(await asyncio.to_thread(_observe, detector, cluster_now))
         for index in range(len(scenario.samples)):
             host.show(index)
-            await store.add(_observe(detector, [s for s in noded if s.name in chosen]))
+            node_now = [s for s in noded if s.name in chosen]
+            await store.add(await asyncio.to_thread(_observe, detector, node_now))
         coordinator = Coordinator(
             model=model or build_model(settings),
             store=store,
