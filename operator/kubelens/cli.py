@@ -172,8 +172,9 @@ def _eval(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_CANCELLED)
-    sys.stdout.write(evals.as_json(rows) + "\n" if settings.output == "json"
-                     else evals.as_table(rows))
+    sys.stdout.write(
+        evals.as_json(rows) + "\n" if settings.output == "json" else evals.as_table(rows)
+    )
     # A failing scenario is a result, not an error: the command ran.
     return EXIT_OK
 
@@ -201,12 +202,16 @@ def _commands() -> dict[str, tuple[str, str, Command]]:
             "Run the Kubernetes operator (Investigation handlers).",
             _operator,
         ),
-        "agent": (config.AGENT,
-                  "Run the node agent: scheduled skills, Notifications, the skill API.",
-                  _agent),
-        "webhook": (config.WEBHOOK,
-                    "Run the Alertmanager webhook receiver that creates Investigations.",
-                    _webhook),
+        "agent": (
+            config.AGENT,
+            "Run the node agent: scheduled skills, Notifications, the skill API.",
+            _agent,
+        ),
+        "webhook": (
+            config.WEBHOOK,
+            "Run the Alertmanager webhook receiver that creates Investigations.",
+            _webhook,
+        ),
         "replay": (
             config.REPLAY,
             "Investigate a recorded scenario folder (docs/scenarios.md) offline.",
@@ -235,13 +240,19 @@ def _positionals() -> dict[str, Callable[[argparse.ArgumentParser], None]]:
     """Arguments that are not settings: the folders replay, record and eval work on."""
     return {
         "replay": lambda p: p.add_argument(
-            "scenario", metavar="DIR", help="A scenario folder (with scenario.yaml)."),
+            "scenario", metavar="DIR", help="A scenario folder (with scenario.yaml)."
+        ),
         "record": lambda p: p.add_argument(
-            "directory", metavar="DIR",
-            help="Where to write the scenario (created; must be empty if it exists)."),
+            "directory",
+            metavar="DIR",
+            help="Where to write the scenario (created; must be empty if it exists).",
+        ),
         "eval": lambda p: p.add_argument(
-            "scenarios", metavar="DIR", nargs="+",
-            help="Scenario folders, or folders of scenario folders."),
+            "scenarios",
+            metavar="DIR",
+            nargs="+",
+            help="Scenario folders, or folders of scenario folders.",
+        ),
     }
 
 

@@ -71,9 +71,7 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return Verdict(401, "missing bearer token: send 'Authorization: Bearer <token>'")
-        if self.static_token and hmac.compare_digest(
-            token.encode(), self.static_token.encode()
-        ):
+        if self.static_token and hmac.compare_digest(token.encode(), self.static_token.encode()):
             return Verdict(200, "shared token", "static-token")
         if not self.reviews_available or self.api is None:
             return Verdict(401, "invalid bearer token")

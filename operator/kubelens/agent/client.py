@@ -375,7 +375,9 @@ class AgentOperators:
         if self._scope_note:
             results.append(
                 OperatorResult(
-                    skill=skill, source="agents", status=ToolStatus.NO_DATA,
+                    skill=skill,
+                    source="agents",
+                    status=ToolStatus.NO_DATA,
                     summary=self._scope_note,
                 )
             )
@@ -440,17 +442,16 @@ class AgentOperators:
             return await self._tool(endpoint, skill, tool, args)
         results = await asyncio.gather(
             *(
-                self._tool(agents[node], skill, tool, args)
-                if node in agents
-                else _no_agent(node)
+                self._tool(agents[node], skill, tool, args) if node in agents else _no_agent(node)
                 for node in nodes
             )
         )
         by_node = {node: result.wire() for node, result in zip(nodes, results, strict=True)}
         if all(result.status is ToolStatus.ERROR for result in results):
             return ToolResult.fail(
-                "; ".join(f"{node}: {result.error}" for node, result in zip(nodes, results,
-                                                                           strict=True))[:2000]
+                "; ".join(
+                    f"{node}: {result.error}" for node, result in zip(nodes, results, strict=True)
+                )[:2000]
             )
         return cap_result(
             ToolResult.ok({"byNode": by_node}),

@@ -71,10 +71,7 @@ class PodDirectory:
         found = self._by_uid.get(uid)
         if found is not None:
             return found
-        if (
-            self._refreshed_at is not None
-            and self.clock() - self._refreshed_at < self.miss_refresh
-        ):
+        if self._refreshed_at is not None and self.clock() - self._refreshed_at < self.miss_refresh:
             return None
         try:
             await self.refresh()

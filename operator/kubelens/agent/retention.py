@@ -71,8 +71,9 @@ class Retention:
         # resolved notifications.
         self._resolved_seen = resolved_now
         if deleted:
-            log.info("deleted %d resolved notification(s) older than %.0fs", len(deleted),
-                     self.retention)
+            log.info(
+                "deleted %d resolved notification(s) older than %.0fs", len(deleted), self.retention
+            )
         return deleted
 
 

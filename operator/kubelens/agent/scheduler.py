@@ -153,8 +153,9 @@ class Agent:
         try:
             raw = self._locked(skill.name, skill.snapshot)
         except Exception as exc:  # a broken /proc file must not end the schedule
-            return SkillRun(skill.name, None, [], time.perf_counter() - started,
-                            f"{type(exc).__name__}: {exc}")
+            return SkillRun(
+                skill.name, None, [], time.perf_counter() - started, f"{type(exc).__name__}: {exc}"
+            )
         seconds = time.perf_counter() - started
         metrics.SKILL_SNAPSHOT_SECONDS.labels(skill.name).observe(seconds)
         try:

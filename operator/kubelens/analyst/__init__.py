@@ -33,9 +33,7 @@ def analyze(
     produced: list[tuple[int, Insight]] = []
     for rule in rules:
         produced += [(order[rule], insight) for insight in rule(analysis)]
-    severity = {
-        i.id: i.notification.severity.rank for i in analysis.items
-    }
+    severity = {i.id: i.notification.severity.rank for i in analysis.items}
 
     def rank(entry: tuple[int, Insight]) -> tuple[int, int, int, int]:
         rule_index, insight = entry

@@ -110,8 +110,7 @@ class Facts:
     def events_of(self, pod: PodKey | None) -> list[tuple[str, str]]:
         if pod is None:
             return []
-        return [e for key, events in self.pod_events.items() if same_pod(key, pod)
-                for e in events]
+        return [e for key, events in self.pod_events.items() if same_pod(key, pod) for e in events]
 
     def _read_pods(self, snapshot: Mapping[str, Any]) -> None:
         for pod in as_list(snapshot.get("problem_pods")):
@@ -144,8 +143,15 @@ class Facts:
                     self.pod_nodes.setdefault(key, source)
                 container = text(entry.get("container") or entry.get("container_id"))
                 facts = self.containers.setdefault((key, container), {})
-                for fact in ("cpu_limit_cores", "throttled_ratio", "memory_limit_bytes",
-                             "memory_bytes", "memory_limit_ratio", "pids", "pids_limit"):
+                for fact in (
+                    "cpu_limit_cores",
+                    "throttled_ratio",
+                    "memory_limit_bytes",
+                    "memory_bytes",
+                    "memory_limit_ratio",
+                    "pids",
+                    "pids_limit",
+                ):
                     if entry.get(fact) is not None:
                         facts[fact] = entry[fact]
 
@@ -297,8 +303,7 @@ class Analysis:
         """Unclaimed items, of the given anomaly types (all when none given)."""
         wanted = set(types)
         return [
-            i for i in self.items
-            if i.id not in self.claimed and (not wanted or i.type in wanted)
+            i for i in self.items if i.id not in self.claimed and (not wanted or i.type in wanted)
         ]
 
     def on_pod(self, pod: PodKey | None, *types: str) -> list[Item]:
@@ -311,14 +316,11 @@ class Analysis:
             return []
         return [i for i in self.open(*types) if i.node == node]
 
-    def emit(
-        self, rule: str, correlation: CorrelationType | None, cause: Cause
-    ) -> Insight:
+    def emit(self, rule: str, correlation: CorrelationType | None, cause: Cause) -> Insight:
         """Turn a cause into an insight and claim its notifications."""
         items = unique_items(cause.items)
         if correlation is None:
-            correlation = (CorrelationType.CAUSAL if len(items) > 1
-                           else CorrelationType.SYMPTOMATIC)
+            correlation = CorrelationType.CAUSAL if len(items) > 1 else CorrelationType.SYMPTOMATIC
         observations = unique_strings(i.notification.observation for i in items)
         summary = "; ".join(observations)
         if len(summary) > SUMMARY_CAP:

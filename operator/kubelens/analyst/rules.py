@@ -47,8 +47,12 @@ HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 TEMPORAL_WINDOW_SECONDS = 300
 DNS_SERVER_NAMES = ("coredns", "kube-dns", "node-local-dns")
 NODE_MEMORY_EVENT_REASONS = ("Evicted", "OOMKilling", "SystemOOM", "EvictionThresholdMet")
-NODE_DISK_EVENT_REASONS = ("Evicted", "FreeDiskSpaceFailed", "ImageGCFailed",
-                           "EvictionThresholdMet")
+NODE_DISK_EVENT_REASONS = (
+    "Evicted",
+    "FreeDiskSpaceFailed",
+    "ImageGCFailed",
+    "EvictionThresholdMet",
+)
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -74,18 +78,21 @@ def node_condition(item: Item) -> str:
 
 
 def events_on_pod(analysis: Analysis, pod: PodKey | None, *reasons: str) -> list[Item]:
-    return [i for i in analysis.on_pod(pod, a_.WARNING_EVENTS)
-            if not reasons or i.reason() in reasons]
+    return [
+        i for i in analysis.on_pod(pod, a_.WARNING_EVENTS) if not reasons or i.reason() in reasons
+    ]
 
 
-def describe_pod_steps(pod: PodKey | None, container: str | None = None,
-                       previous: bool = False) -> list[str]:
+def describe_pod_steps(
+    pod: PodKey | None, container: str | None = None, previous: bool = False
+) -> list[str]:
     ns = kubectl_ns(pod)
     name = pod[1] if pod else "<pod>"
     steps = [f"kubectl {ns}describe pod {name}"]
     if previous:
-        steps.append(f"kubectl {ns}logs {name}" + (f" -c {container}" if container else "")
-                     + " --previous")
+        steps.append(
+            f"kubectl {ns}logs {name}" + (f" -c {container}" if container else "") + " --previous"
+        )
     return steps
 
 
@@ -112,9 +119,14 @@ def process_pod(analysis: Analysis, item: Item) -> PodKey | None:
 
 
 def has_node_memory_pressure(analysis: Analysis, node: str | None) -> bool:
-    return bool(analysis.on_node(node, *MEMORY_PRESSURE_TYPES) or [
-        i for i in analysis.on_node(node, a_.NODE_PRESSURE) if node_condition(i) == "MemoryPressure"
-    ])
+    return bool(
+        analysis.on_node(node, *MEMORY_PRESSURE_TYPES)
+        or [
+            i
+            for i in analysis.on_node(node, a_.NODE_PRESSURE)
+            if node_condition(i) == "MemoryPressure"
+        ]
+    )
 
 
 # ---------------------------------------------------------------------- pod-level causes
@@ -130,53 +142,85 @@ def explain_config_error(analysis: Analysis, items: Sequence[Item]) -> Cause | N
     missing = first.evidence.get("missing")
     if not isinstance(missing, dict):
         missing = parse_missing_reference(first.message())
-    related = [*analysis.on_pod(first.pod, a_.CRASH_LOOP),
-               *events_on_pod(analysis, first.pod),
-               *[i for i in analysis.on_pod(first.pod, a_.LOG_ERRORS)
-                 if (i.evidence.get("patterns") or {}).get("missing_key")]]
+    related = [
+        *analysis.on_pod(first.pod, a_.CRASH_LOOP),
+        *events_on_pod(analysis, first.pod),
+        *[
+            i
+            for i in analysis.on_pod(first.pod, a_.LOG_ERRORS)
+            if (i.evidence.get("patterns") or {}).get("missing_key")
+        ],
+    ]
     container = container_of(errors)
     pods = sorted({pod_name(i.pod) for i in errors})
-    evidence = [f"{pod_name(i.pod)}: {i.reason() or 'CreateContainerConfigError'}: "
-                f"{quote(i.message())}" for i in errors]
+    evidence = [
+        f"{pod_name(i.pod)}: {i.reason() or 'CreateContainerConfigError'}: {quote(i.message())}"
+        for i in errors
+    ]
     if missing:
         namespace = missing.get("namespace") or (first.pod[0] if first.pod else None)
         target = f"{missing['kind']} {namespace + '/' if namespace else ''}{missing['name']}"
         if missing.get("key"):
-            root = (f"{target} has no key {missing['key']}, which container "
-                    f"{container or '?'} reads, so the kubelet cannot create the container "
-                    f"(pods: {', '.join(pods)})")
-            fix = (f"Add key {missing['key']} to {target}, or correct the key name in the "
-                   "pod template; the kubelet retries on its own")
+            root = (
+                f"{target} has no key {missing['key']}, which container "
+                f"{container or '?'} reads, so the kubelet cannot create the container "
+                f"(pods: {', '.join(pods)})"
+            )
+            fix = (
+                f"Add key {missing['key']} to {target}, or correct the key name in the "
+                "pod template; the kubelet retries on its own"
+            )
         else:
-            root = (f"{target} does not exist, and the pod template references it, so the "
-                    f"kubelet cannot create container {container or '?'} "
-                    f"(pods: {', '.join(pods)})")
+            root = (
+                f"{target} does not exist, and the pod template references it, so the "
+                f"kubelet cannot create container {container or '?'} "
+                f"(pods: {', '.join(pods)})"
+            )
             fix = f"Create {target} in the pod's namespace, or fix the reference"
         kind_cmd = "configmap" if missing["kind"] == "ConfigMap" else "secret"
-        steps = [f"kubectl {kubectl_ns(first.pod)}get {kind_cmd} {missing['name']} -o yaml"
-                 if kind_cmd == "configmap" else
-                 f"kubectl {kubectl_ns(first.pod)}get secret {missing['name']} "
-                 "-o jsonpath='{.data}' | jq 'keys'",
-                 fix, *describe_pod_steps(first.pod)]
+        steps = [
+            f"kubectl {kubectl_ns(first.pod)}get {kind_cmd} {missing['name']} -o yaml"
+            if kind_cmd == "configmap"
+            else f"kubectl {kubectl_ns(first.pod)}get secret {missing['name']} "
+            "-o jsonpath='{.data}' | jq 'keys'",
+            fix,
+            *describe_pod_steps(first.pod),
+        ]
         subject = Subject(kind=missing["kind"], name=missing["name"], namespace=namespace)
         return Cause(root, HIGH, True, evidence, steps, [*errors, *related], [subject])
-    root = (f"container {container or '?'} cannot be created: the kubelet reports "
-            f"{first.reason() or 'a configuration error'} ({quote(first.message(), 160)})")
-    return Cause(root, MEDIUM, bool(first.message()), evidence,
-                 describe_pod_steps(first.pod), [*errors, *related])
+    root = (
+        f"container {container or '?'} cannot be created: the kubelet reports "
+        f"{first.reason() or 'a configuration error'} ({quote(first.message(), 160)})"
+    )
+    return Cause(
+        root,
+        MEDIUM,
+        bool(first.message()),
+        evidence,
+        describe_pod_steps(first.pod),
+        [*errors, *related],
+    )
 
 
 # "code = NotFound" is the gRPC status containerd's CRI returns for a missing tag.
-_NOT_FOUND = re.compile(r"(?i)not ?found|manifest unknown|does not exist|name unknown|"
-                        r"repository .{0,80}? not exist")
-_AUTH = re.compile(r"(?i)unauthorized|authentication required|access denied|denied:|"
-                   r"pull access denied|forbidden|\b401\b|\b403\b")
+_NOT_FOUND = re.compile(
+    r"(?i)not ?found|manifest unknown|does not exist|name unknown|"
+    r"repository .{0,80}? not exist"
+)
+_AUTH = re.compile(
+    r"(?i)unauthorized|authentication required|access denied|denied:|"
+    r"pull access denied|forbidden|\b401\b|\b403\b"
+)
 _RATE = re.compile(r"(?i)toomanyrequests|rate limit")
-_UNREACHABLE = re.compile(r"(?i)i/o timeout|connection refused|timed out|tls handshake|x509|"
-                          r"network is unreachable")
+_UNREACHABLE = re.compile(
+    r"(?i)i/o timeout|connection refused|timed out|tls handshake|x509|"
+    r"network is unreachable"
+)
 _DNS = re.compile(r"(?i)no such host|could not resolve|name resolution|server misbehaving")
-_LOOKUP_HOST = re.compile(r"(?i)lookup ([\w.-]+)|resolve (?:host )?['\"]?([\w.-]+\.[\w-]+)|"
-                          r"getaddrinfo \w+ ([\w.-]+)|UnknownHostException: ([\w.-]+)")
+_LOOKUP_HOST = re.compile(
+    r"(?i)lookup ([\w.-]+)|resolve (?:host )?['\"]?([\w.-]+\.[\w-]+)|"
+    r"getaddrinfo \w+ ([\w.-]+)|UnknownHostException: ([\w.-]+)"
+)
 
 
 def looked_up_host(lines: Sequence[str]) -> str | None:
@@ -198,26 +242,35 @@ def explain_image_pull(analysis: Analysis, items: Sequence[Item]) -> Cause | Non
     messages = [i.message() for i in [*pulls, *related] if i.message()]
     # The kubelet's "Failed to pull image" event carries the registry's answer even when
     # no notification was raised for it.
-    messages += [message for pull in pulls for _, message in analysis.facts.events_of(pull.pod)
-                 if message and message not in messages and "image" in message.lower()]
+    messages += [
+        message
+        for pull in pulls
+        for _, message in analysis.facts.events_of(pull.pod)
+        if message and message not in messages and "image" in message.lower()
+    ]
     joined = "\n".join(messages)
     image = text(pulls[0].evidence.get("image")) or "the image"
     pods = sorted({pod_name(i.pod) for i in pulls})
-    evidence = [f"{pod_name(i.pod)}: {i.reason() or 'image pull failed'} for {image}"
-                for i in pulls] + [f"kubelet: {quote(m)}" for m in messages[:3]]
+    evidence = [
+        f"{pod_name(i.pod)}: {i.reason() or 'image pull failed'} for {image}" for i in pulls
+    ] + [f"kubelet: {quote(m)}" for m in messages[:3]]
     host = image.split("/")[0] if "/" in image and "." in image.split("/")[0] else "the registry"
     confidence, grounded = HIGH, True
     if _DNS.search(joined):
         resolved = looked_up_host(messages) or host
-        root = f"the registry host {resolved} does not resolve from the node, so {image} " \
-               "cannot be pulled"
+        root = (
+            f"the registry host {resolved} does not resolve from the node, so {image} "
+            "cannot be pulled"
+        )
         fix = f"Fix the registry name in the image reference or DNS for {resolved}"
     elif _RATE.search(joined):
         root = f"{host} rate-limits pulls of {image}"
         fix = "Authenticate pulls (imagePullSecrets) or mirror the image"
     elif _AUTH.search(joined):
-        root = f"{host} refuses to serve {image}: pull credentials are missing or wrong " \
-               "(imagePullSecrets), or the repository is private"
+        root = (
+            f"{host} refuses to serve {image}: pull credentials are missing or wrong "
+            "(imagePullSecrets), or the repository is private"
+        )
         fix = "Check the pod's imagePullSecrets and that the secret's credentials can pull it"
     elif _NOT_FOUND.search(joined):
         root = f"image {image} does not exist in the registry (wrong repository or tag)"
@@ -227,13 +280,21 @@ def explain_image_pull(analysis: Analysis, items: Sequence[Item]) -> Cause | Non
         fix = f"Test from the node: crictl pull {image}"
         confidence = MEDIUM
     else:
-        root = f"image {image} cannot be pulled; the evidence does not say why " \
-               "(the pod's events carry the registry's answer)"
+        root = (
+            f"image {image} cannot be pulled; the evidence does not say why "
+            "(the pod's events carry the registry's answer)"
+        )
         fix = f"Read the pod's events and try the pull on the node: crictl pull {image}"
         confidence, grounded = MEDIUM, False
     steps = [*describe_pod_steps(pulls[0].pod), f"crictl pull {image}  # on the node", fix]
-    return Cause(f"{root} (pods: {', '.join(pods)})", confidence, grounded, evidence, steps,
-                 [*pulls, *related])
+    return Cause(
+        f"{root} (pods: {', '.join(pods)})",
+        confidence,
+        grounded,
+        evidence,
+        steps,
+        [*pulls, *related],
+    )
 
 
 def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
@@ -243,10 +304,16 @@ def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
     pod = kills[0].pod
     near = analysis.on_pod(pod, a_.CONTAINER_MEMORY_NEAR_LIMIT)
     # the restart cycle an OOM kill starts: back-off, and probes failing while it restarts
-    related = [*near, *analysis.on_pod(pod, a_.CRASH_LOOP, a_.PROBE_FAILURE),
-               *events_on_pod(analysis, pod, "BackOff", "OOMKilling", "Unhealthy"),
-               *[i for i in analysis.on_pod(pod, a_.LOG_ERRORS)
-                 if (i.evidence.get("patterns") or {}).get("out_of_memory")]]
+    related = [
+        *near,
+        *analysis.on_pod(pod, a_.CRASH_LOOP, a_.PROBE_FAILURE),
+        *events_on_pod(analysis, pod, "BackOff", "OOMKilling", "Unhealthy"),
+        *[
+            i
+            for i in analysis.on_pod(pod, a_.LOG_ERRORS)
+            if (i.evidence.get("patterns") or {}).get("out_of_memory")
+        ],
+    ]
     container = container_of(kills) or container_of(near) or "?"
     limit = memory_limit_text(kills + near, analysis)
     exit_codes = {text(i.evidence.get("exitCode")) for i in kills if i.evidence.get("exitCode")}
@@ -257,24 +324,39 @@ def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
     if "137" in exit_codes:
         evidence.append("exit code 137 = SIGKILL from the kernel OOM killer")
     for item in near:
-        evidence.append(f"memory use reached {percent(metric_value(item))} of the limit "
-                        "before the kill")
-    steps = [*describe_pod_steps(pod, container, previous=True),
-             f"kubectl {kubectl_ns(pod)}top pod {pod[1] if pod else ''} --containers".strip()]
+        evidence.append(
+            f"memory use reached {percent(metric_value(item))} of the limit before the kill"
+        )
+    steps = [
+        *describe_pod_steps(pod, container, previous=True),
+        f"kubectl {kubectl_ns(pod)}top pod {pod[1] if pod else ''} --containers".strip(),
+    ]
     if limit:
-        root = (f"container {container} of pod {pod_name(pod)} needs more memory than its "
-                f"{limit} limit: the kernel OOM killer ends it (exit 137) and the kubelet "
-                f"restarts it" + (f" ({restarts} restarts so far)" if restarts else ""))
-        steps.append(f"Raise resources.limits.memory of container {container} above its peak "
-                     "working set, or find what grows (heap profile, caches)")
-        confidence = HIGH if ("137" in exit_codes or near or any(
-            i.reason() == "OOMKilled" for i in kills)) else MEDIUM
+        root = (
+            f"container {container} of pod {pod_name(pod)} needs more memory than its "
+            f"{limit} limit: the kernel OOM killer ends it (exit 137) and the kubelet "
+            f"restarts it" + (f" ({restarts} restarts so far)" if restarts else "")
+        )
+        steps.append(
+            f"Raise resources.limits.memory of container {container} above its peak "
+            "working set, or find what grows (heap profile, caches)"
+        )
+        confidence = (
+            HIGH
+            if ("137" in exit_codes or near or any(i.reason() == "OOMKilled" for i in kills))
+            else MEDIUM
+        )
         return Cause(root, confidence, True, evidence, steps, [*kills, *related])
-    root = (f"container {container} of pod {pod_name(pod)} was OOM-killed with no memory "
-            "limit in the evidence: the node itself ran short of memory, or the limit was "
-            "not reported")
-    steps.append(f"kubectl describe node {kills[0].node}" if kills[0].node else
-                 "kubectl describe nodes | grep -A5 Conditions")
+    root = (
+        f"container {container} of pod {pod_name(pod)} was OOM-killed with no memory "
+        "limit in the evidence: the node itself ran short of memory, or the limit was "
+        "not reported"
+    )
+    steps.append(
+        f"kubectl describe node {kills[0].node}"
+        if kills[0].node
+        else "kubectl describe nodes | grep -A5 Conditions"
+    )
     return Cause(root, MEDIUM, False, evidence, steps, [*kills, *related])
 
 
@@ -282,8 +364,11 @@ _LOG_CAUSES: tuple[tuple[str, str, Confidence], ...] = (
     ("dns", "it cannot resolve {host} and exits", HIGH),
     ("missing_key", "a configuration key it needs is missing", HIGH),
     ("out_of_memory", "it runs out of memory", HIGH),
-    ("fork_failed", "it cannot start processes or threads: the kernel refuses fork (a pids "
-                    "limit is reached)", HIGH),
+    (
+        "fork_failed",
+        "it cannot start processes or threads: the kernel refuses fork (a pids limit is reached)",
+        HIGH,
+    ),
     ("connection_refused", "a dependency it connects to at start refuses connections", HIGH),
     ("panic", "it panics (an unhandled error in the program)", HIGH),
     ("traceback", "it dies on an unhandled exception", HIGH),
@@ -324,19 +409,25 @@ def explain_crash_with_logs(analysis: Analysis, items: Sequence[Item]) -> Cause 
     evidence += [f"log line (data): {quote(line)}" for line in pattern_lines[:3]]
     steps = describe_pod_steps(pod, container, previous=True)
     if chosen is None:
-        root = (f"container {container} of pod {pod_name(pod)} exits repeatedly; its logs "
-                f"show errors ({', '.join(sorted(patterns)) or 'unclassified'})")
+        root = (
+            f"container {container} of pod {pod_name(pod)} exits repeatedly; its logs "
+            f"show errors ({', '.join(sorted(patterns)) or 'unclassified'})"
+        )
         return Cause(root, MEDIUM, bool(lines), evidence, steps, [*crashes, *logs, *related])
     name, template, confidence = chosen
     host = looked_up_host(pattern_lines) or "a host name"
-    root = (f"container {container} of pod {pod_name(pod)} crash-loops because "
-            + template.format(host=host)
-            + (f": {quote(pattern_lines[0], 160)}" if pattern_lines else ""))
+    root = (
+        f"container {container} of pod {pod_name(pod)} crash-loops because "
+        + template.format(host=host)
+        + (f": {quote(pattern_lines[0], 160)}" if pattern_lines else "")
+    )
     if name == "dns":
-        steps += [f"kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
-                  f"nslookup {host if host != 'a host name' else '<name>'}",
-                  "kubectl -n kube-system get pods -l k8s-app=kube-dns",
-                  f"kubectl {kubectl_ns(pod)}get svc,endpoints"]
+        steps += [
+            f"kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
+            f"nslookup {host if host != 'a host name' else '<name>'}",
+            "kubectl -n kube-system get pods -l k8s-app=kube-dns",
+            f"kubectl {kubectl_ns(pod)}get svc,endpoints",
+        ]
     elif name == "missing_key":
         steps.append(f"kubectl {kubectl_ns(pod)}get configmaps -o yaml  # the key the log names")
     elif name == "connection_refused":
@@ -360,8 +451,10 @@ def explain_unschedulable(analysis: Analysis, items: Sequence[Item]) -> Cause | 
     steps = [*describe_pod_steps(first.pod), "kubectl describe nodes | grep -A8 'Allocated'"]
     lack = sorted(set(_INSUFFICIENT.findall(message)))
     if lack:
-        root = (f"no node has enough allocatable {', '.join(lack)} left for the requests of "
-                f"pod {pod_name(first.pod)}, so the scheduler cannot place it")
+        root = (
+            f"no node has enough allocatable {', '.join(lack)} left for the requests of "
+            f"pod {pod_name(first.pod)}, so the scheduler cannot place it"
+        )
         steps.append("Lower the pod's requests, free capacity, or add nodes")
         return Cause(root, HIGH, True, evidence, steps, [*pending, *related])
     lowered = message.lower()
@@ -369,8 +462,10 @@ def explain_unschedulable(analysis: Analysis, items: Sequence[Item]) -> Cause | 
         ("untolerated taint", "every node carries a taint the pod does not tolerate"),
         ("node affinity", "no node matches the pod's node selector or affinity"),
         ("node selector", "no node matches the pod's node selector or affinity"),
-        ("unbound immediate persistentvolumeclaims", "a PersistentVolumeClaim it mounts is not "
-         "bound"),
+        (
+            "unbound immediate persistentvolumeclaims",
+            "a PersistentVolumeClaim it mounts is not bound",
+        ),
         ("volume node affinity conflict", "its volume lives in a zone none of the nodes fits"),
         ("too many pods", "the nodes are at their pod limit"),
         ("didn't have free ports", "the host port it asks for is taken on every node"),
@@ -384,13 +479,18 @@ def explain_unschedulable(analysis: Analysis, items: Sequence[Item]) -> Cause | 
 
 
 POD_EXPLAINERS: tuple[Callable[[Analysis, Sequence[Item]], Cause | None], ...] = (
-    explain_config_error, explain_image_pull, explain_oom, explain_crash_with_logs,
+    explain_config_error,
+    explain_image_pull,
+    explain_oom,
+    explain_crash_with_logs,
     explain_unschedulable,
 )
 
 
 def emit_per_pod(
-    analysis: Analysis, rule: str, types: Sequence[str],
+    analysis: Analysis,
+    rule: str,
+    types: Sequence[str],
     explain: Callable[[Analysis, Sequence[Item]], Cause | None],
 ) -> list[Insight]:
     out = []
@@ -419,22 +519,32 @@ def dns_server_down(analysis: Analysis) -> list[Insight]:
     if not failures or not servers:
         return []
     clients = [i.pod for i in failures if i.pod]
-    symptoms = [i for i in analysis.open(a_.CRASH_LOOP, a_.LOG_ERRORS, a_.PROBE_FAILURE,
-                                         a_.WARNING_EVENTS)
-                if any(same_pod(i.pod, c) for c in clients) and not is_dns_server(i)]
+    symptoms = [
+        i
+        for i in analysis.open(a_.CRASH_LOOP, a_.LOG_ERRORS, a_.PROBE_FAILURE, a_.WARNING_EVENTS)
+        if any(same_pod(i.pod, c) for c in clients) and not is_dns_server(i)
+    ]
     server_state = "; ".join(sorted({f"{i.where()}: {i.type}" for i in servers}))
     lines = [line for i in failures for line in (i.log_lines() or [i.message()]) if line]
-    root = (f"cluster DNS is failing ({server_state}), so pods that resolve names through it "
-            f"fail: {len({pod_name(c) for c in clients})} pods report resolution errors")
+    root = (
+        f"cluster DNS is failing ({server_state}), so pods that resolve names through it "
+        f"fail: {len({pod_name(c) for c in clients})} pods report resolution errors"
+    )
     cause = Cause(
-        root, HIGH, True,
-        [*(f"{i.where()}: {i.notification.observation}" for i in servers),
-         *(f"resolution error (data): {quote(line)}" for line in lines[:3])],
-        ["kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide",
-         "kubectl -n kube-system logs -l k8s-app=kube-dns --tail=50",
-         "kubectl -n kube-system get endpoints kube-dns",
-         "kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
-         "nslookup kubernetes.default"],
+        root,
+        HIGH,
+        True,
+        [
+            *(f"{i.where()}: {i.notification.observation}" for i in servers),
+            *(f"resolution error (data): {quote(line)}" for line in lines[:3]),
+        ],
+        [
+            "kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide",
+            "kubectl -n kube-system logs -l k8s-app=kube-dns --tail=50",
+            "kubectl -n kube-system get endpoints kube-dns",
+            "kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
+            "nslookup kubernetes.default",
+        ],
         [*servers, *failures, *symptoms],
     )
     return [analysis.emit("dns_server_down", CorrelationType.CAUSAL, cause)]
@@ -446,35 +556,52 @@ def pvc_pending_storage_class(analysis: Analysis) -> list[Insight]:
     for claim in analysis.open(a_.PVC_PENDING):
         evidence = claim.evidence
         name = text(evidence.get("name") or (claim.subject.name if claim.subject else ""))
-        namespace = evidence.get("namespace") or (claim.subject.namespace if claim.subject
-                                                  else None)
+        namespace = evidence.get("namespace") or (
+            claim.subject.namespace if claim.subject else None
+        )
         users = set(evidence.get("used_by") or [])
-        pods = [i for i in analysis.open(a_.POD_PENDING)
-                if i.pod and (i.pod[0] in (namespace, None))
-                and (name in (i.evidence.get("claims") or []) or i.pod[1] in users)]
+        pods = [
+            i
+            for i in analysis.open(a_.POD_PENDING)
+            if i.pod
+            and (i.pod[0] in (namespace, None))
+            and (name in (i.evidence.get("claims") or []) or i.pod[1] in users)
+        ]
         pod_keys = [i.pod for i in pods]
-        events = [i for i in analysis.open(a_.WARNING_EVENTS)
-                  if (i.subject and i.subject.kind == "PersistentVolumeClaim"
-                      and i.subject.name == name)
-                  or any(same_pod(i.pod, p) for p in pod_keys)
-                  or (i.pod and i.pod[1] in users)]
-        rollouts = [i for i in analysis.open(a_.ROLLOUT_STUCK)
-                    if {p.get("name") for p in i.evidence.get("failing_pods") or []}
-                    & ({p[1] for p in pod_keys if p} | users)]
+        events = [
+            i
+            for i in analysis.open(a_.WARNING_EVENTS)
+            if (i.subject and i.subject.kind == "PersistentVolumeClaim" and i.subject.name == name)
+            or any(same_pod(i.pod, p) for p in pod_keys)
+            or (i.pod and i.pod[1] in users)
+        ]
+        rollouts = [
+            i
+            for i in analysis.open(a_.ROLLOUT_STUCK)
+            if {p.get("name") for p in i.evidence.get("failing_pods") or []}
+            & ({p[1] for p in pod_keys if p} | users)
+        ]
         class_name = evidence.get("storage_class")
         facts = [claim.notification.observation]
         facts += [f"scheduler: {quote(i.message())}" for i in pods if i.message()]
-        facts += [f"{e.get('reason')}: {quote(text(e.get('message')))}"
-                  for e in evidence.get("events") or [] if isinstance(e, dict)]
+        facts += [
+            f"{e.get('reason')}: {quote(text(e.get('message')))}"
+            for e in evidence.get("events") or []
+            if isinstance(e, dict)
+        ]
         subjects: list[Subject] = []
         target = f"PersistentVolumeClaim {namespace}/{name}"
         if evidence.get("static_binding") or class_name == "":
-            root = (f"{target} names no StorageClass, so only a matching pre-created "
-                    "PersistentVolume can bind it, and none does")
+            root = (
+                f"{target} names no StorageClass, so only a matching pre-created "
+                "PersistentVolume can bind it, and none does"
+            )
             confidence, grounded = MEDIUM, True
         elif evidence.get("storage_class_exists") is False and class_name:
-            root = (f"StorageClass {class_name} does not exist, so nothing provisions a volume "
-                    f"for {target}")
+            root = (
+                f"StorageClass {class_name} does not exist, so nothing provisions a volume "
+                f"for {target}"
+            )
             confidence, grounded = HIGH, True
             subjects.append(Subject(kind="StorageClass", name=str(class_name)))
         elif evidence.get("storage_class_exists") is False:
@@ -482,21 +609,29 @@ def pvc_pending_storage_class(analysis: Analysis) -> list[Insight]:
             confidence, grounded = HIGH, True
         else:
             provisioner = evidence.get("provisioner") or "its provisioner"
-            root = (f"{provisioner} has not provisioned a volume for {target} "
-                    f"(StorageClass {class_name})")
+            root = (
+                f"{provisioner} has not provisioned a volume for {target} "
+                f"(StorageClass {class_name})"
+            )
             confidence, grounded = MEDIUM, bool(evidence.get("events"))
         if pods:
-            root += (f"; pod {', '.join(sorted(pod_name(p) for p in pod_keys))} mounts it and "
-                     "stays Pending until it binds")
+            root += (
+                f"; pod {', '.join(sorted(pod_name(p) for p in pod_keys))} mounts it and "
+                "stays Pending until it binds"
+            )
         if rollouts:
             root += "; the workload's rollout cannot progress"
-        steps = ["kubectl get storageclass",
-                 f"kubectl -n {namespace} describe pvc {name}",
-                 f"Create StorageClass {class_name} or point the claim (volumeClaimTemplates) "
-                 "at an existing class; a claim's class cannot change, so recreate the claim"
-                 if class_name else "Mark a StorageClass as default or name one in the claim"]
-        cause = Cause(root, confidence, grounded, facts, steps,
-                      [claim, *pods, *events, *rollouts], subjects)
+        steps = [
+            "kubectl get storageclass",
+            f"kubectl -n {namespace} describe pvc {name}",
+            f"Create StorageClass {class_name} or point the claim (volumeClaimTemplates) "
+            "at an existing class; a claim's class cannot change, so recreate the claim"
+            if class_name
+            else "Mark a StorageClass as default or name one in the claim",
+        ]
+        cause = Cause(
+            root, confidence, grounded, facts, steps, [claim, *pods, *events, *rollouts], subjects
+        )
         out.append(analysis.emit("pvc_pending_storage_class", None, cause))
     return out
 
@@ -508,14 +643,21 @@ def rollout_stuck(analysis: Analysis) -> list[Insight]:
         evidence = rollout.evidence
         kind = text(evidence.get("kind") or (rollout.subject.kind if rollout.subject else ""))
         name = text(evidence.get("name") or (rollout.subject.name if rollout.subject else ""))
-        namespace = evidence.get("namespace") or (rollout.subject.namespace if rollout.subject
-                                                  else None)
-        failing = {text(p.get("name")) for p in evidence.get("failing_pods") or []
-                   if isinstance(p, dict)}
+        namespace = evidence.get("namespace") or (
+            rollout.subject.namespace if rollout.subject else None
+        )
+        failing = {
+            text(p.get("name")) for p in evidence.get("failing_pods") or [] if isinstance(p, dict)
+        }
         # Pods of a Deployment/StatefulSet/DaemonSet are named after it: <name>-<suffix>.
-        pod_items = [i for i in analysis.open()
-                     if i.pod and i.pod[0] in (namespace, None) and i.id != rollout.id
-                     and (i.pod[1] in failing or i.pod[1].startswith(f"{name}-"))]
+        pod_items = [
+            i
+            for i in analysis.open()
+            if i.pod
+            and i.pod[0] in (namespace, None)
+            and i.id != rollout.id
+            and (i.pod[1] in failing or i.pod[1].startswith(f"{name}-"))
+        ]
         cause: Cause | None = None
         for _, items in group_by_pod(pod_items).items():
             for explain in POD_EXPLAINERS:
@@ -525,30 +667,46 @@ def rollout_stuck(analysis: Analysis) -> list[Insight]:
             if cause is not None:
                 break
         workload = f"{kind} {namespace}/{name}"
-        steps = [f"kubectl -n {namespace} rollout status {kind.lower()}/{name} --timeout=10s",
-                 f"kubectl -n {namespace} rollout history {kind.lower()}/{name}",
-                 f"kubectl -n {namespace} rollout undo {kind.lower()}/{name}  # if the new "
-                 "revision is at fault"]
+        steps = [
+            f"kubectl -n {namespace} rollout status {kind.lower()}/{name} --timeout=10s",
+            f"kubectl -n {namespace} rollout history {kind.lower()}/{name}",
+            f"kubectl -n {namespace} rollout undo {kind.lower()}/{name}  # if the new "
+            "revision is at fault",
+        ]
         facts = [rollout.notification.observation]
         if cause is not None:
             # Every anomaly of the rollout's failing new pods (their back-off events, their
             # logs) is a symptom of the same cause, as are pods failing the same way.
-            same_cause_pods = [i for i in pod_items
-                               if i.type == cause.items[0].type or (i.pod and i.pod[1] in failing)]
-            root = f"the rollout of {workload} is stuck because its new pods fail: " \
-                   f"{cause.root_cause}"
-            explained = Cause(root, cause.confidence, cause.grounded,
-                              [*facts, *cause.evidence], [*cause.next_steps, *steps],
-                              [rollout, *cause.items, *same_cause_pods], cause.subjects)
+            same_cause_pods = [
+                i
+                for i in pod_items
+                if i.type == cause.items[0].type or (i.pod and i.pod[1] in failing)
+            ]
+            root = (
+                f"the rollout of {workload} is stuck because its new pods fail: {cause.root_cause}"
+            )
+            explained = Cause(
+                root,
+                cause.confidence,
+                cause.grounded,
+                [*facts, *cause.evidence],
+                [*cause.next_steps, *steps],
+                [rollout, *cause.items, *same_cause_pods],
+                cause.subjects,
+            )
         else:
             reasons = [text(r) for r in evidence.get("failing_reasons") or []]
             if reasons:
-                root = (f"the rollout of {workload} is stuck: its new pods fail with "
-                        f"{', '.join(reasons)}")
+                root = (
+                    f"the rollout of {workload} is stuck: its new pods fail with "
+                    f"{', '.join(reasons)}"
+                )
                 explained = Cause(root, MEDIUM, True, facts, steps, [rollout, *pod_items])
             else:
-                root = (f"the rollout of {workload} is stuck; why its new pods do not become "
-                        "ready is not in the evidence")
+                root = (
+                    f"the rollout of {workload} is stuck; why its new pods do not become "
+                    "ready is not in the evidence"
+                )
                 explained = Cause(root, LOW, False, facts, steps, [rollout, *pod_items])
         out.append(analysis.emit("rollout_stuck", None, explained))
     return out
@@ -563,34 +721,45 @@ def node_not_ready(analysis: Analysis) -> list[Insight]:
             for ref in down.evidence.get("pod_names") or []:
                 namespace, _, pod = text(ref).partition("/")
                 named.add((namespace or None, pod))
-        affected = [i for i in analysis.open(a_.PROBE_FAILURE, a_.POD_EVICTED, a_.WARNING_EVENTS,
-                                             a_.NETWORK_ERRORS)
-                    if i.node == node or any(same_pod(i.pod, p) for p in named)]
+        affected = [
+            i
+            for i in analysis.open(
+                a_.PROBE_FAILURE, a_.POD_EVICTED, a_.WARNING_EVENTS, a_.NETWORK_ERRORS
+            )
+            if i.node == node or any(same_pod(i.pod, p) for p in named)
+        ]
         first = downs[0].evidence
         condition = text(first.get("condition")) or "Ready"
         if condition == "NetworkUnavailable":
-            root = (f"node {node} has no pod network (NetworkUnavailable: "
-                    f"{text(first.get('reason'))}): the CNI plugin has not set it up")
+            root = (
+                f"node {node} has no pod network (NetworkUnavailable: "
+                f"{text(first.get('reason'))}): the CNI plugin has not set it up"
+            )
         else:
-            root = (f"node {node} stopped reporting to the control plane (Ready="
-                    f"{text(first.get('status')) or 'False'}, {text(first.get('reason'))}); "
-                    "why the kubelet went silent (host down, network partition, kubelet or "
-                    "runtime failure) is not in the evidence")
+            root = (
+                f"node {node} stopped reporting to the control plane (Ready="
+                f"{text(first.get('status')) or 'False'}, {text(first.get('reason'))}); "
+                "why the kubelet went silent (host down, network partition, kubelet or "
+                "runtime failure) is not in the evidence"
+            )
         count = len(named) or len({i.pod for i in affected if i.pod})
         if count:
-            root += (f"; {'the pod' if count == 1 else f'the {count} pods'} on it "
-                     f"{'is' if count == 1 else 'are'} unreachable and will be evicted after "
-                     "the toleration period")
+            root += (
+                f"; {'the pod' if count == 1 else f'the {count} pods'} on it "
+                f"{'is' if count == 1 else 'are'} unreachable and will be evicted after "
+                "the toleration period"
+            )
         facts = [d.notification.observation for d in downs]
         if first.get("message"):
             facts.append(f"condition message: {quote(text(first.get('message')))}")
         facts += [f"taint {t}" for t in first.get("taints") or []]
-        steps = [f"kubectl describe node {node}",
-                 f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
-                 "systemctl status kubelet containerd  # on the node",
-                 "journalctl -u kubelet --since -30min | tail -100  # on the node"]
-        cause = Cause(root, HIGH if affected else MEDIUM, True, facts, steps,
-                      [*downs, *affected])
+        steps = [
+            f"kubectl describe node {node}",
+            f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
+            "systemctl status kubelet containerd  # on the node",
+            "journalctl -u kubelet --since -30min | tail -100  # on the node",
+        ]
+        cause = Cause(root, HIGH if affected else MEDIUM, True, facts, steps, [*downs, *affected])
         out.append(analysis.emit("node_not_ready", None, cause))
     return out
 
@@ -613,33 +782,50 @@ def oom_kill(analysis: Analysis) -> list[Insight]:
 def host_memory_pressure(analysis: Analysis) -> list[Insight]:
     """Node memory pressure with the process that hogs it and/or the pods it evicts or kills."""
     out = []
-    pressure = [*analysis.open(*MEMORY_PRESSURE_TYPES),
-                *[i for i in analysis.open(a_.NODE_PRESSURE)
-                  if node_condition(i) == "MemoryPressure"]]
+    pressure = [
+        *analysis.open(*MEMORY_PRESSURE_TYPES),
+        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "MemoryPressure"],
+    ]
     for node, signals in group_by_node(pressure).items():
         hogs = analysis.on_node(node, a_.PROCESS_MEMORY_HOG)
         victims = [
-            *[i for i in analysis.on_node(node, a_.POD_EVICTED)
-              if text(i.evidence.get("resource")) in ("memory", "")],
-            *[i for i in analysis.on_node(node, *OOM_TYPES)
-              if memory_limit_text([i], analysis) is None],
-            *[i for i in analysis.on_node(node, a_.WARNING_EVENTS)
-              if i.reason() in NODE_MEMORY_EVENT_REASONS],
+            *[
+                i
+                for i in analysis.on_node(node, a_.POD_EVICTED)
+                if text(i.evidence.get("resource")) in ("memory", "")
+            ],
+            *[
+                i
+                for i in analysis.on_node(node, *OOM_TYPES)
+                if memory_limit_text([i], analysis) is None
+            ],
+            *[
+                i
+                for i in analysis.on_node(node, a_.WARNING_EVENTS)
+                if i.reason() in NODE_MEMORY_EVENT_REASONS
+            ],
         ]
         if not hogs and not victims:
             continue
         facts = [i.notification.observation for i in signals]
-        steps = [f"kubectl describe node {node}",
-                 f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
-                 "kubectl top pods -A --sort-by=memory | head -20",
-                 "ps -eo pid,comm,rss --sort=-rss | head -15  # on the node"]
+        steps = [
+            f"kubectl describe node {node}",
+            f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
+            "kubectl top pods -A --sort-by=memory | head -20",
+            "ps -eo pid,comm,rss --sort=-rss | head -15  # on the node",
+        ]
         if hogs:
             hog = hogs[0]
-            share = number(hog.evidence.get("memory_percent") or hog.evidence.get("percent")
-                           or hog.evidence.get("value"))
+            share = number(
+                hog.evidence.get("memory_percent")
+                or hog.evidence.get("percent")
+                or hog.evidence.get("value")
+            )
             facts.append(hog.notification.observation)
-            root = (f"{hog.where()} takes the most memory on node {node} "
-                    f"({hog.notification.observation}), driving the node into memory pressure")
+            root = (
+                f"{hog.where()} takes the most memory on node {node} "
+                f"({hog.notification.observation}), driving the node into memory pressure"
+            )
             steps.append(f"Bound {hog.where()} with a memory limit, or move it off {node}")
             confidence = HIGH if (share is not None and share >= 40) or victims else MEDIUM
             grounded = bool(victims) or (share is not None and share >= 40)
@@ -647,8 +833,10 @@ def host_memory_pressure(analysis: Analysis) -> list[Insight]:
             root = f"node {node} is short of memory"
             confidence, grounded = HIGH, True
         if victims:
-            root += (f"; to reclaim memory the kubelet evicts and the kernel OOM-kills pods "
-                     f"({', '.join(sorted({v.where() for v in victims}))})")
+            root += (
+                f"; to reclaim memory the kubelet evicts and the kernel OOM-kills pods "
+                f"({', '.join(sorted({v.where() for v in victims}))})"
+            )
             facts += [v.notification.observation for v in victims]
         cause = Cause(root, confidence, grounded, facts, steps, [*signals, *hogs, *victims])
         out.append(analysis.emit("host_memory_pressure", CorrelationType.CAUSAL, cause))
@@ -673,37 +861,54 @@ def memory_near_limit(analysis: Analysis) -> list[Insight]:
     out = []
     for pod, items in group_by_pod(analysis.open(a_.CONTAINER_MEMORY_NEAR_LIMIT)).items():
         # The container's own reading is the most specific; its pod's repeats it.
-        best = max(items, key=lambda i: (i.subject is not None and i.subject.kind == "Container",
-                                         len(trend(i)[0])))
+        best = max(
+            items,
+            key=lambda i: (
+                i.subject is not None and i.subject.kind == "Container",
+                len(trend(i)[0]),
+            ),
+        )
         values, seconds = trend(best)
         container = container_of(items) or "?"
         limit = memory_limit_text(items, analysis) or "memory"
         now = metric_value(best)
         facts = [i.notification.observation for i in items]
-        steps = [f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
-                 "cat /sys/fs/cgroup/<pod cgroup>/memory.stat  # anon vs file: heap or cache?"]
+        steps = [
+            f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
+            "cat /sys/fs/cgroup/<pod cgroup>/memory.stat  # anon vs file: heap or cache?",
+        ]
         if steady_climb(values):
             minutes = max(seconds / 60, 1e-9)
             per_minute = (values[-1] - values[0]) / minutes
             left = (1 - values[-1]) / per_minute if per_minute > 0 else None
-            facts.append("readings, oldest first: " + ", ".join(percent(v) for v in values)
-                         + f" over {seconds / 60:.0f} min")
-            root = (f"the memory of container {container} in pod {pod_name(pod)} keeps "
-                    f"growing: {percent(values[0])} → {percent(values[-1])} of its {limit} "
-                    f"limit in {seconds / 60:.0f} min (about {per_minute * 100:.0f} points a "
-                    "minute) without falling back, the signature of a leak or an unbounded "
-                    "cache")
+            facts.append(
+                "readings, oldest first: "
+                + ", ".join(percent(v) for v in values)
+                + f" over {seconds / 60:.0f} min"
+            )
+            root = (
+                f"the memory of container {container} in pod {pod_name(pod)} keeps "
+                f"growing: {percent(values[0])} → {percent(values[-1])} of its {limit} "
+                f"limit in {seconds / 60:.0f} min (about {per_minute * 100:.0f} points a "
+                "minute) without falling back, the signature of a leak or an unbounded "
+                "cache"
+            )
             if left is not None:
-                root += (f"; at this rate it reaches the limit in about {max(left, 0):.0f} "
-                         "min and the kernel OOM-kills it")
-            steps.append("Take a heap profile now and again in a few minutes; compare what "
-                         "grows")
+                root += (
+                    f"; at this rate it reaches the limit in about {max(left, 0):.0f} "
+                    "min and the kernel OOM-kills it"
+                )
+            steps.append("Take a heap profile now and again in a few minutes; compare what grows")
             confidence = HIGH if len(values) >= 4 else MEDIUM
         else:
-            root = (f"container {container} in pod {pod_name(pod)} runs at {percent(now)} of "
-                    f"its {limit} limit: too little headroom, so a burst gets it OOM-killed")
-            steps.append(f"Raise resources.limits.memory of container {container} or lower "
-                         "its working set (heap size, cache bounds)")
+            root = (
+                f"container {container} in pod {pod_name(pod)} runs at {percent(now)} of "
+                f"its {limit} limit: too little headroom, so a burst gets it OOM-killed"
+            )
+            steps.append(
+                f"Raise resources.limits.memory of container {container} or lower "
+                "its working set (heap size, cache bounds)"
+            )
             confidence = MEDIUM
         cause = Cause(root, confidence, True, facts, steps, items)
         out.append(analysis.emit("memory_near_limit", None, cause))
@@ -714,30 +919,43 @@ def pids_limit_reached(analysis: Analysis) -> list[Insight]:
     """A pod at its pids limit: fork fails, and so does every exec probe."""
     out = []
     for pod, items in group_by_pod(analysis.open(a_.PIDS_NEAR_LIMIT)).items():
-        forks = [i for i in analysis.on_pod(pod, a_.LOG_ERRORS, a_.CRASH_LOOP)
-                 if (i.evidence.get("patterns") or {}).get("fork_failed")]
+        forks = [
+            i
+            for i in analysis.on_pod(pod, a_.LOG_ERRORS, a_.CRASH_LOOP)
+            if (i.evidence.get("patterns") or {}).get("fork_failed")
+        ]
         probes = analysis.on_pod(pod, a_.PROBE_FAILURE)
         ratio = max((metric_value(i) or 0.0 for i in items), default=0.0)
         facts_ = analysis.facts.container_facts(pod, None)
         used, limit = facts_.get("pids"), facts_.get("pids_limit")
         counts = f" ({used}/{limit} tasks)" if used is not None and limit else ""
         values, seconds = trend(max(items, key=lambda i: len(trend(i)[0])))
-        root = (f"pod {pod_name(pod)} has used {percent(ratio)} of its pids limit{counts}: "
-                "its processes fork (or start threads) until the kernel refuses new ones")
+        root = (
+            f"pod {pod_name(pod)} has used {percent(ratio)} of its pids limit{counts}: "
+            "its processes fork (or start threads) until the kernel refuses new ones"
+        )
         if len(values) >= 2 and values[-1] > values[0]:
-            root += (f", climbing {percent(values[0])} → {percent(values[-1])} in "
-                     f"{seconds:.0f}s (a fork storm)")
-        lines = [line for i in forks for line in i.log_lines()
-                 if ERROR_PATTERNS["fork_failed"].search(line)]
+            root += (
+                f", climbing {percent(values[0])} → {percent(values[-1])} in "
+                f"{seconds:.0f}s (a fork storm)"
+            )
+        lines = [
+            line
+            for i in forks
+            for line in i.log_lines()
+            if ERROR_PATTERNS["fork_failed"].search(line)
+        ]
         if lines:
             root += f"; its log shows fork failing: {quote(lines[0], 120)}"
         if probes:
             root += "; exec probes need a new process too, so they fail as well"
         facts = [i.notification.observation for i in [*items, *forks, *probes]]
-        steps = [f"kubectl {kubectl_ns(pod)}exec {pod[1]} -- ps -eo pid,ppid,comm | head -50",
-                 "cat /sys/fs/cgroup/<pod cgroup>/pids.current pids.max  # on the node",
-                 "Find the process that re-spawns itself; the kubelet's podPidsLimit keeps it "
-                 "from exhausting the node"]
+        steps = [
+            f"kubectl {kubectl_ns(pod)}exec {pod[1]} -- ps -eo pid,ppid,comm | head -50",
+            "cat /sys/fs/cgroup/<pod cgroup>/pids.current pids.max  # on the node",
+            "Find the process that re-spawns itself; the kubelet's podPidsLimit keeps it "
+            "from exhausting the node",
+        ]
         confidence = HIGH if lines or ratio >= 0.95 else MEDIUM
         cause = Cause(root, confidence, True, facts, steps, [*items, *forks, *probes])
         out.append(analysis.emit("pids_limit_reached", CorrelationType.CAUSAL, cause))
@@ -748,10 +966,22 @@ def throttle_facts(analysis: Analysis, items: Sequence[Item]) -> tuple[float | N
     """The throttled ratio and the CPU limit (cores) of a pod's throttled container."""
     ratio = next((metric_value(i) for i in items if metric_value(i) is not None), None)
     if ratio is None:
-        ratio = next((number(i.evidence.get("throttled_ratio")) for i in items
-                      if i.evidence.get("throttled_ratio") is not None), None)
-    limit = next((number(i.evidence.get("cpu_limit_cores")) for i in items
-                  if i.evidence.get("cpu_limit_cores") is not None), None)
+        ratio = next(
+            (
+                number(i.evidence.get("throttled_ratio"))
+                for i in items
+                if i.evidence.get("throttled_ratio") is not None
+            ),
+            None,
+        )
+    limit = next(
+        (
+            number(i.evidence.get("cpu_limit_cores"))
+            for i in items
+            if i.evidence.get("cpu_limit_cores") is not None
+        ),
+        None,
+    )
     if limit is None and items:
         facts = analysis.facts.container_facts(items[0].pod, container_of(items))
         limit = number(facts.get("cpu_limit_cores"))
@@ -769,23 +999,28 @@ def probe_failure_under_throttling(analysis: Analysis) -> list[Insight]:
         ratio, limit = throttle_facts(analysis, throttles)
         container = container_of(throttles) or container_of(probes) or "?"
         probe = text(probes[0].evidence.get("probe")) or "health"
-        restarts = [*analysis.on_pod(pod, a_.CRASH_LOOP),
-                    *events_on_pod(analysis, pod, "BackOff", "Killing")]
-        root = (f"container {container} of pod {pod_name(pod)} is CPU-throttled in "
-                f"{percent(ratio)} of its scheduling periods"
-                + (f" by its {limit:g}-core limit" if limit else "")
-                + f"; starved of CPU it answers its {probe} probe too late, so the probe fails")
+        restarts = [
+            *analysis.on_pod(pod, a_.CRASH_LOOP),
+            *events_on_pod(analysis, pod, "BackOff", "Killing"),
+        ]
+        root = (
+            f"container {container} of pod {pod_name(pod)} is CPU-throttled in "
+            f"{percent(ratio)} of its scheduling periods"
+            + (f" by its {limit:g}-core limit" if limit else "")
+            + f"; starved of CPU it answers its {probe} probe too late, so the probe fails"
+        )
         facts = [i.notification.observation for i in [*throttles, *probes]]
         if limit:
             facts.append(f"CPU limit {limit:g} cores")
-        steps = [*describe_pod_steps(pod),
-                 f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
-                 f"Raise resources.limits.cpu of container {container} (or drop the limit); "
-                 "raising the probe's timeoutSeconds only hides the starvation"]
+        steps = [
+            *describe_pod_steps(pod),
+            f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
+            f"Raise resources.limits.cpu of container {container} (or drop the limit); "
+            "raising the probe's timeoutSeconds only hides the starvation",
+        ]
         confidence = HIGH if ratio is not None and ratio >= 0.25 else MEDIUM
         cause = Cause(root, confidence, True, facts, steps, [*probes, *throttles, *restarts])
-        out.append(analysis.emit("probe_failure_under_throttling", CorrelationType.CAUSAL,
-                                 cause))
+        out.append(analysis.emit("probe_failure_under_throttling", CorrelationType.CAUSAL, cause))
     return out
 
 
@@ -797,25 +1032,40 @@ def noisy_neighbour(analysis: Analysis) -> list[Insight]:
         hogs = analysis.on_node(node, a_.PROCESS_CPU_HOG)
         if not hogs:
             continue
-        victims = [i for i in analysis.on_node(node, a_.PROBE_FAILURE, a_.CPU_THROTTLING)
-                   if not any(same_pod(i.pod, h.pod) for h in hogs if h.pod)]
+        victims = [
+            i
+            for i in analysis.on_node(node, a_.PROBE_FAILURE, a_.CPU_THROTTLING)
+            if not any(same_pod(i.pod, h.pod) for h in hogs if h.pod)
+        ]
         hog = hogs[0]
         hog_pod = process_pod(analysis, hog)
         culprit = hog.where() + (f" (in pod {pod_name(hog_pod)})" if hog_pod else "")
-        root = (f"{culprit} dominates node {node} ({hog.notification.observation}) and "
-                f"saturates it ({', '.join(sorted({s.type for s in signals}))})")
+        root = (
+            f"{culprit} dominates node {node} ({hog.notification.observation}) and "
+            f"saturates it ({', '.join(sorted({s.type for s in signals}))})"
+        )
         if victims:
-            root += (f"; other workloads on the node starve: "
-                     f"{', '.join(sorted({v.where() for v in victims}))}")
+            root += (
+                f"; other workloads on the node starve: "
+                f"{', '.join(sorted({v.where() for v in victims}))}"
+            )
         facts = [i.notification.observation for i in [*signals, *hogs, *victims]]
-        steps = ["top -b -n1 -o %CPU | head -20  # on the node",
-                 f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
-                 "kubectl top pods -A --sort-by=cpu | head -20",
-                 f"Give {culprit} a CPU limit or move it to its own node"]
-        subjects = [Subject(kind="Pod", namespace=hog_pod[0], name=hog_pod[1])] if hog_pod \
-            else []
-        cause = Cause(root, HIGH if victims else MEDIUM, True, facts, steps,
-                      [*signals, *hogs, *victims], subjects)
+        steps = [
+            "top -b -n1 -o %CPU | head -20  # on the node",
+            f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
+            "kubectl top pods -A --sort-by=cpu | head -20",
+            f"Give {culprit} a CPU limit or move it to its own node",
+        ]
+        subjects = [Subject(kind="Pod", namespace=hog_pod[0], name=hog_pod[1])] if hog_pod else []
+        cause = Cause(
+            root,
+            HIGH if victims else MEDIUM,
+            True,
+            facts,
+            steps,
+            [*signals, *hogs, *victims],
+            subjects,
+        )
         out.append(analysis.emit("noisy_neighbour", CorrelationType.CAUSAL, cause))
     return out
 
@@ -827,15 +1077,19 @@ def probe_failure_under_node_load(analysis: Analysis) -> list[Insight]:
         load = analysis.on_node(node, *CPU_LOAD_TYPES, *IO_LOAD_TYPES, a_.CPU_STEAL)
         if not load:
             continue
-        root = (f"node {node} is saturated ({', '.join(sorted({i.type for i in load}))}); "
-                f"probe handlers of pods on it ({', '.join(sorted({p.where() for p in probes}))})"
-                " answer late, so their probes fail")
+        root = (
+            f"node {node} is saturated ({', '.join(sorted({i.type for i in load}))}); "
+            f"probe handlers of pods on it ({', '.join(sorted({p.where() for p in probes}))})"
+            " answer late, so their probes fail"
+        )
         facts = [i.notification.observation for i in [*load, *probes]]
-        steps = ["top -b -n1 | head -20  # on the node", "cat /proc/pressure/cpu /proc/pressure/io",
-                 f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}"]
+        steps = [
+            "top -b -n1 | head -20  # on the node",
+            "cat /proc/pressure/cpu /proc/pressure/io",
+            f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
+        ]
         cause = Cause(root, MEDIUM, False, facts, steps, [*probes, *load])
-        out.append(analysis.emit("probe_failure_under_node_load", CorrelationType.CAUSAL,
-                                 cause))
+        out.append(analysis.emit("probe_failure_under_node_load", CorrelationType.CAUSAL, cause))
     return out
 
 
@@ -845,24 +1099,39 @@ def cpu_throttling_low_limit(analysis: Analysis) -> list[Insight]:
     for pod, throttles in group_by_pod(analysis.open(a_.CPU_THROTTLING)).items():
         ratio, limit = throttle_facts(analysis, throttles)
         container = container_of(throttles) or "?"
-        slow = [i for i in analysis.on_pod(pod, a_.LOG_ERRORS)
-                if (i.evidence.get("patterns") or {}).get("timeout")]
+        slow = [
+            i
+            for i in analysis.on_pod(pod, a_.LOG_ERRORS)
+            if (i.evidence.get("patterns") or {}).get("timeout")
+        ]
         facts = [i.notification.observation for i in [*throttles, *slow]]
         if limit:
             facts.append(f"CPU limit {limit:g} cores")
-            root = (f"the {limit:g}-core CPU limit of container {container} in pod "
-                    f"{pod_name(pod)} is below its demand: the kernel's CFS quota throttles it "
-                    f"in {percent(ratio)} of periods, adding latency")
+            root = (
+                f"the {limit:g}-core CPU limit of container {container} in pod "
+                f"{pod_name(pod)} is below its demand: the kernel's CFS quota throttles it "
+                f"in {percent(ratio)} of periods, adding latency"
+            )
         else:
-            root = (f"container {container} in pod {pod_name(pod)} is throttled in "
-                    f"{percent(ratio)} of periods: its CPU limit is below its demand (the limit "
-                    "itself is not in the evidence)")
-        steps = [f"kubectl {kubectl_ns(pod)}get pod {pod[1]} -o jsonpath="
-                 "'{.spec.containers[*].resources}'",
-                 f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
-                 "Raise resources.limits.cpu (the limit, not the request, throttles) or drop it"]
-        cause = Cause(root, HIGH if limit and ratio is not None else MEDIUM, limit is not None,
-                      facts, steps, [*throttles, *slow])
+            root = (
+                f"container {container} in pod {pod_name(pod)} is throttled in "
+                f"{percent(ratio)} of periods: its CPU limit is below its demand (the limit "
+                "itself is not in the evidence)"
+            )
+        steps = [
+            f"kubectl {kubectl_ns(pod)}get pod {pod[1]} -o jsonpath="
+            "'{.spec.containers[*].resources}'",
+            f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
+            "Raise resources.limits.cpu (the limit, not the request, throttles) or drop it",
+        ]
+        cause = Cause(
+            root,
+            HIGH if limit and ratio is not None else MEDIUM,
+            limit is not None,
+            facts,
+            steps,
+            [*throttles, *slow],
+        )
         out.append(analysis.emit("cpu_throttling_low_limit", None, cause))
     return out
 
@@ -887,8 +1156,7 @@ def image_pull_failure(analysis: Analysis) -> list[Insight]:
 
 def crash_loop_with_logs(analysis: Analysis) -> list[Insight]:
     """CrashLoopBackOff explained by the error its logs show."""
-    return emit_per_pod(analysis, "crash_loop_with_logs", (a_.CRASH_LOOP,),
-                        explain_crash_with_logs)
+    return emit_per_pod(analysis, "crash_loop_with_logs", (a_.CRASH_LOOP,), explain_crash_with_logs)
 
 
 def dns_failure(analysis: Analysis) -> list[Insight]:
@@ -900,18 +1168,24 @@ def dns_failure(analysis: Analysis) -> list[Insight]:
     lines = [line for i in failures for line in (i.log_lines() or [i.message()]) if line]
     hosts = sorted({h for h in (looked_up_host([line]) for line in lines) if h})
     facts = [f"resolution error (data): {quote(line)}" for line in lines[:4]]
-    steps = ["kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide",
-             "kubectl -n kube-system logs -l k8s-app=kube-dns --tail=50",
-             "kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
-             f"nslookup {hosts[0] if hosts else 'kubernetes.default'}"]
+    steps = [
+        "kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide",
+        "kubectl -n kube-system logs -l k8s-app=kube-dns --tail=50",
+        "kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
+        f"nslookup {hosts[0] if hosts else 'kubernetes.default'}",
+    ]
     if len(pods) > 1:
-        root = (f"{len(pods)} workloads fail to resolve names ({', '.join(hosts) or 'several'}):"
-                " a shared resolver (cluster DNS or its upstream) is the likely common cause")
+        root = (
+            f"{len(pods)} workloads fail to resolve names ({', '.join(hosts) or 'several'}):"
+            " a shared resolver (cluster DNS or its upstream) is the likely common cause"
+        )
         cause = Cause(root, MEDIUM, False, facts, steps, failures)
         return [analysis.emit("dns_failure", CorrelationType.SYMPTOMATIC, cause)]
     host = hosts[0] if hosts else "a name"
-    root = (f"{pods[0]} cannot resolve {host}: the name is wrong or its Service does not "
-            "exist, or cluster DNS fails for it")
+    root = (
+        f"{pods[0]} cannot resolve {host}: the name is wrong or its Service does not "
+        "exist, or cluster DNS fails for it"
+    )
     if hosts and ".svc" in host:
         steps.append(f"kubectl get svc -A | grep {host.split('.')[0]}")
     cause = Cause(root, MEDIUM, bool(hosts), facts, steps, failures)
@@ -926,26 +1200,39 @@ def unschedulable_pod(analysis: Analysis) -> list[Insight]:
 def disk_exhaustion(analysis: Analysis) -> list[Insight]:
     """A full filesystem or inode table, with the DiskPressure and evictions it causes."""
     out = []
-    disk = [*analysis.open(a_.DISK_FULL, a_.INODE_EXHAUSTION),
-            *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "DiskPressure"]]
+    disk = [
+        *analysis.open(a_.DISK_FULL, a_.INODE_EXHAUSTION),
+        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "DiskPressure"],
+    ]
     for node, signals in group_by_node(disk).items():
-        victims = [*[i for i in analysis.on_node(node, a_.POD_EVICTED)
-                     # the kubelet names the resource of an inode eviction "inodes"
-                     if text(i.evidence.get("resource")) in ("ephemeral-storage", "nodefs",
-                                                             "imagefs", "inodes", "")],
-                   *[i for i in analysis.on_node(node, a_.WARNING_EVENTS)
-                     if i.reason() in NODE_DISK_EVENT_REASONS]]
+        victims = [
+            *[
+                i
+                for i in analysis.on_node(node, a_.POD_EVICTED)
+                # the kubelet names the resource of an inode eviction "inodes"
+                if text(i.evidence.get("resource"))
+                in ("ephemeral-storage", "nodefs", "imagefs", "inodes", "")
+            ],
+            *[
+                i
+                for i in analysis.on_node(node, a_.WARNING_EVENTS)
+                if i.reason() in NODE_DISK_EVENT_REASONS
+            ],
+        ]
         inodes = [i for i in signals if i.type == a_.INODE_EXHAUSTION]
         full = [i for i in signals if i.type == a_.DISK_FULL]
         pressure = [i for i in signals if i.type == a_.NODE_PRESSURE]
-        mount = next((i.subject.name for i in inodes + full
-                      if i.subject and i.subject.kind == "Mount"), "/")
+        mount = next(
+            (i.subject.name for i in inodes + full if i.subject and i.subject.kind == "Mount"), "/"
+        )
         highest = max((metric_value(i) or 0 for i in inodes + full), default=0.0)
         if inodes and not full:
             used = percent(metric_value(inodes[0]))
-            what = (f"the inode table of {mount} on node {node} is {used}"
-                    " used while space remains: many small files (container layers, caches, "
-                    "logs) exhaust it")
+            what = (
+                f"the inode table of {mount} on node {node} is {used}"
+                " used while space remains: many small files (container layers, caches, "
+                "logs) exhaust it"
+            )
         elif full:
             what = f"filesystem {mount} on node {node} is {percent(metric_value(full[0]))} full"
         else:
@@ -956,13 +1243,17 @@ def disk_exhaustion(analysis: Analysis) -> list[Insight]:
         if victims:
             root += f" and evicts pods ({', '.join(sorted({v.where() for v in victims}))})"
         facts = [i.notification.observation for i in [*signals, *victims]]
-        steps = [f"df -h {mount}; df -i {mount}  # on the node",
-                 f"du -xh --max-depth=2 {mount} 2>/dev/null | sort -h | tail -20",
-                 "crictl rmi --prune  # unused images",
-                 "journalctl --vacuum-size=500M", f"kubectl describe node {node}"]
+        steps = [
+            f"df -h {mount}; df -i {mount}  # on the node",
+            f"du -xh --max-depth=2 {mount} 2>/dev/null | sort -h | tail -20",
+            "crictl rmi --prune  # unused images",
+            "journalctl --vacuum-size=500M",
+            f"kubectl describe node {node}",
+        ]
         if inodes:
-            steps.insert(1, f"find {mount} -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | "
-                            "sort -n | tail")
+            steps.insert(
+                1, f"find {mount} -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail"
+            )
         related = len(signals) + len(victims) > 1
         confidence = HIGH if (pressure or victims or highest >= 95) and related else MEDIUM
         if not related and not full and not inodes:
@@ -978,29 +1269,37 @@ def disk_exhaustion(analysis: Analysis) -> list[Insight]:
 def pid_exhaustion(analysis: Analysis) -> list[Insight]:
     """Process IDs running out on a node (a fork storm or thread leak) and its culprits."""
     out = []
-    signals_all = [*analysis.open(a_.PID_EXHAUSTION),
-                   *[i for i in analysis.open(a_.NODE_PRESSURE)
-                     if node_condition(i) == "PIDPressure"]]
+    signals_all = [
+        *analysis.open(a_.PID_EXHAUSTION),
+        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "PIDPressure"],
+    ]
     for node, signals in group_by_node(signals_all).items():
-        culprits = analysis.on_node(node, a_.PIDS_NEAR_LIMIT, a_.ZOMBIE_PROCESSES,
-                                    a_.PROCESS_CPU_HOG, a_.FD_EXHAUSTION)
+        culprits = analysis.on_node(
+            node, a_.PIDS_NEAR_LIMIT, a_.ZOMBIE_PROCESSES, a_.PROCESS_CPU_HOG, a_.FD_EXHAUSTION
+        )
         value = next((metric_value(i) for i in signals if metric_value(i) is not None), None)
         root = f"node {node} is running out of process IDs" + (
-            f" ({percent(value)} of pid_max)" if value is not None else "")
+            f" ({percent(value)} of pid_max)" if value is not None else ""
+        )
         if culprits:
-            root += (": a fork storm or thread leak in "
-                     f"{', '.join(sorted({c.where() for c in culprits}))} "
-                     f"({culprits[0].notification.observation})")
+            root += (
+                ": a fork storm or thread leak in "
+                f"{', '.join(sorted({c.where() for c in culprits}))} "
+                f"({culprits[0].notification.observation})"
+            )
         else:
             root += "; which process forks is not yet in the evidence"
         facts = [i.notification.observation for i in [*signals, *culprits]]
-        steps = ["ps -eo pid,ppid,nlwp,comm --sort=-nlwp | head -15  # threads per process",
-                 "ps -eo ppid= | sort | uniq -c | sort -n | tail  # parents with most children",
-                 "cat /proc/sys/kernel/pid_max /proc/loadavg",
-                 f"kubectl describe node {node}",
-                 "Set podPidsLimit in the kubelet configuration to contain one pod's fork storm"]
-        cause = Cause(root, HIGH if culprits else MEDIUM, bool(culprits), facts, steps,
-                      [*signals, *culprits])
+        steps = [
+            "ps -eo pid,ppid,nlwp,comm --sort=-nlwp | head -15  # threads per process",
+            "ps -eo ppid= | sort | uniq -c | sort -n | tail  # parents with most children",
+            "cat /proc/sys/kernel/pid_max /proc/loadavg",
+            f"kubectl describe node {node}",
+            "Set podPidsLimit in the kubelet configuration to contain one pod's fork storm",
+        ]
+        cause = Cause(
+            root, HIGH if culprits else MEDIUM, bool(culprits), facts, steps, [*signals, *culprits]
+        )
         out.append(analysis.emit("pid_exhaustion", None, cause))
     return out
 
@@ -1020,25 +1319,34 @@ def shared_subject(analysis: Analysis) -> list[Insight]:
 
 def _shared(analysis: Analysis, items: list[Item], where: str) -> Insight:
     worst = max(items, key=lambda i: i.notification.severity.rank)
-    root = (f"{len(items)} anomalies of {where} ({', '.join(sorted({i.type for i in items}))}) "
-            f"likely share one cause; the most severe suggests: "
-            f"{worst.notification.hypothesis or worst.notification.observation}")
-    steps = ([*describe_pod_steps(worst.pod, worst.container, previous=True)] if worst.pod
-             else [f"kubectl describe node {worst.node}"] if worst.node else [])
-    cause = Cause(root, MEDIUM, False, [i.notification.observation for i in items], steps,
-                  items)
+    root = (
+        f"{len(items)} anomalies of {where} ({', '.join(sorted({i.type for i in items}))}) "
+        f"likely share one cause; the most severe suggests: "
+        f"{worst.notification.hypothesis or worst.notification.observation}"
+    )
+    steps = (
+        [*describe_pod_steps(worst.pod, worst.container, previous=True)]
+        if worst.pod
+        else [f"kubectl describe node {worst.node}"]
+        if worst.node
+        else []
+    )
+    cause = Cause(root, MEDIUM, False, [i.notification.observation for i in items], steps, items)
     return analysis.emit("shared_subject", CorrelationType.SYMPTOMATIC, cause)
 
 
 def temporal(analysis: Analysis) -> list[Insight]:
     """Unrelated anomalies within one time window: perhaps one trigger, weakly supported."""
-    window = timedelta(seconds=float(analysis.context.get("temporal_window_seconds",
-                                                          TEMPORAL_WINDOW_SECONDS)))
+    window = timedelta(
+        seconds=float(analysis.context.get("temporal_window_seconds", TEMPORAL_WINDOW_SECONDS))
+    )
     remaining = sorted(analysis.open(), key=lambda i: i.notification.detected_at)
     groups: list[list[Item]] = []
     for item in remaining:
-        if groups and item.notification.detected_at - groups[-1][-1].notification.detected_at \
-                <= window:
+        if (
+            groups
+            and item.notification.detected_at - groups[-1][-1].notification.detected_at <= window
+        ):
             groups[-1].append(item)
         else:
             groups.append([item])
@@ -1048,14 +1356,17 @@ def temporal(analysis: Analysis) -> list[Insight]:
             continue
         start = items[0].notification.detected_at
         span = (items[-1].notification.detected_at - start).total_seconds()
-        root = (f"{len(items)} anomalies on different objects "
-                f"({', '.join(sorted({i.where() for i in items}))}) began within {span:.0f}s "
-                "of each other and share no pod or node; a common trigger (a deploy, a "
-                "configuration change, an infrastructure event) is possible but not shown")
-        steps = ["kubectl get events -A --sort-by=.lastTimestamp | tail -50",
-                 f"Check what changed around {start.isoformat()} (rollouts, config, nodes)"]
-        cause = Cause(root, LOW, False, [i.notification.observation for i in items], steps,
-                      items)
+        root = (
+            f"{len(items)} anomalies on different objects "
+            f"({', '.join(sorted({i.where() for i in items}))}) began within {span:.0f}s "
+            "of each other and share no pod or node; a common trigger (a deploy, a "
+            "configuration change, an infrastructure event) is possible but not shown"
+        )
+        steps = [
+            "kubectl get events -A --sort-by=.lastTimestamp | tail -50",
+            f"Check what changed around {start.isoformat()} (rollouts, config, nodes)",
+        ]
+        cause = Cause(root, LOW, False, [i.notification.observation for i in items], steps, items)
         out.append(analysis.emit("temporal", CorrelationType.TEMPORAL, cause))
     return out
 
@@ -1075,9 +1386,9 @@ _EVENT_MEANINGS = {
     "FailedMount": "a volume cannot be mounted into the pod",
     "FailedAttachVolume": "a volume cannot be attached to the pod's node",
     "FailedCreatePodSandBox": "the container runtime cannot create the pod's sandbox "
-                              "(usually its network, the CNI plugin)",
+    "(usually its network, the CNI plugin)",
     "FailedCreate": "the controller cannot create pods (quota, admission webhook or "
-                    "Pod Security refusal)",
+    "Pod Security refusal)",
     "ProvisioningFailed": "the volume provisioner fails to create a volume",
     "BackOff": "the kubelet backs off restarting a failing container",
     "FailedScheduling": "the scheduler cannot place the pod",
@@ -1136,8 +1447,10 @@ def lone_notification(analysis: Analysis) -> list[Insight]:
                 grounded = code in ("126", "127")
                 facts.append(f"last exit code {code}")
         elif item.type == a_.POD_EVICTED and item.evidence.get("resource"):
-            root = (f"the kubelet evicted {item.where()} because node {item.node} ran low on "
-                    f"{item.evidence['resource']}")
+            root = (
+                f"the kubelet evicted {item.where()} because node {item.node} ran low on "
+                f"{item.evidence['resource']}"
+            )
             confidence, grounded = MEDIUM, True
             facts.append(f"kubelet: {quote(item.message())}")
         elif item.type == a_.WARNING_EVENTS and item.reason() in _EVENT_MEANINGS:
@@ -1148,8 +1461,12 @@ def lone_notification(analysis: Analysis) -> list[Insight]:
             confidence, grounded = MEDIUM, bool(item.message())
         elif item.evidence.get("metric"):
             facts.append(f"{item.evidence['metric']} = {item.evidence.get('value')}")
-        values = {"ns": kubectl_ns(item.pod), "pod": item.pod[1] if item.pod else "<pod>",
-                  "node": item.node or "<node>", "reason": item.reason() or "<reason>"}
+        values = {
+            "ns": kubectl_ns(item.pod),
+            "pod": item.pod[1] if item.pod else "<pod>",
+            "node": item.node or "<node>",
+            "reason": item.reason() or "<reason>",
+        }
         steps = [s.format(**values) for s in _LONE_STEPS.get(item.type, [])]
         cause = Cause(root, confidence, grounded, facts, steps, [item])
         out.append(analysis.emit("lone_notification", CorrelationType.SYMPTOMATIC, cause))

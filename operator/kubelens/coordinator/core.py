@@ -195,9 +195,7 @@ class _Run:
             "without the model calling done"
         )
         if self.text_only_turns:
-            message += (
-                f"; its last {self.text_only_turns} answer(s) were text without tool calls"
-            )
+            message += f"; its last {self.text_only_turns} answer(s) were text without tool calls"
         return message
 
     async def _complete(self, tools: list[dict[str, Any]]) -> Completion:
@@ -253,8 +251,9 @@ class _Run:
         if not notifications:
             return ToolResult.empty(f"no {status} notifications")
         ranked = sorted(notifications, key=lambda n: n.severity.rank, reverse=True)
-        payload = _fit_notifications([_notification_view(n) for n in ranked[:50]],
-                                     len(notifications), DEFAULT_RESULT_CAP)
+        payload = _fit_notifications(
+            [_notification_view(n) for n in ranked[:50]], len(notifications), DEFAULT_RESULT_CAP
+        )
         return cap_result(ToolResult.ok(payload), DEFAULT_RESULT_CAP, hint="filter by status")
 
     async def update_notification_statuses(self, args: dict[str, Any]) -> ToolResult:

@@ -191,10 +191,12 @@ class Skill:
         result = value if isinstance(value, ToolResult) else ToolResult.ok(value)
         if result.status is ToolStatus.OK:
             result = ToolResult(status=result.status, data=redact(result.data))
-        log.debug("tool %s.%s took %.1f ms", self.name, tool_name,
-                  (time.perf_counter() - started) * 1000)
+        log.debug(
+            "tool %s.%s took %.1f ms", self.name, tool_name, (time.perf_counter() - started) * 1000
+        )
         return cap_result(
-            result, self.result_cap,
+            result,
+            self.result_cap,
             hint="narrow the call (a smaller limit, a filter, one pid or one pod)",
         )
 

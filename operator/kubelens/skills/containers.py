@@ -406,9 +406,11 @@ class ContainersSkill(Skill):
         if not snapshot.get("available", True):
             return str(snapshot.get("note") or "no cgroup tree readable")
         kind = "Kubernetes pod cgroups" if snapshot.get("kubernetes") else "cgroups"
-        return (f"{snapshot.get('cgroups', 0)} {kind} (cgroup {snapshot.get('cgroup_version')}), "
-                f"{snapshot.get('oom_kills_total', 0)} OOM kills, "
-                f"{len(snapshot.get('top_throttled') or [])} throttled")
+        return (
+            f"{snapshot.get('cgroups', 0)} {kind} (cgroup {snapshot.get('cgroup_version')}), "
+            f"{snapshot.get('oom_kills_total', 0)} OOM kills, "
+            f"{len(snapshot.get('top_throttled') or [])} throttled"
+        )
 
     def metrics(self, snapshot: Mapping[str, Any]) -> list[Metric]:
         out: list[Metric] = []

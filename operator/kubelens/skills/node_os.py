@@ -280,15 +280,15 @@ class OsSkill(Skill):
         memory = snapshot.get("memory") or {}
         parts = [f"load {cpu.get('load1', '?')} on {cpu.get('cores', '?')} cores"]
         if cpu.get("utilisation_percent") is not None:
-            parts.append(f"CPU {cpu['utilisation_percent']}% busy "
-                         f"(iowait {cpu.get('iowait_percent', 0)}%)")
+            parts.append(
+                f"CPU {cpu['utilisation_percent']}% busy (iowait {cpu.get('iowait_percent', 0)}%)"
+            )
         if memory.get("used_percent") is not None:
             parts.append(f"memory {memory['used_percent']}% used")
         disks = (snapshot.get("disks") or {}).get("top") or []
         if disks:
             fullest = max(disks, key=lambda d: d.get("used_percent") or 0)
-            parts.append(f"fullest disk {fullest.get('mount')} at "
-                         f"{fullest.get('used_percent')}%")
+            parts.append(f"fullest disk {fullest.get('mount')} at {fullest.get('used_percent')}%")
         return "; ".join(parts)
 
     def metrics(self, snapshot: Mapping[str, Any]) -> list[Metric]:

@@ -296,13 +296,17 @@ class ProcessesSkill(Skill):
         return out
 
     def summarize(self, snapshot: Mapping[str, Any]) -> str:
-        text = (f"{snapshot.get('processes', '?')} processes, "
-                f"{snapshot.get('threads', '?')} threads, {snapshot.get('zombies', 0)} zombies")
+        text = (
+            f"{snapshot.get('processes', '?')} processes, "
+            f"{snapshot.get('threads', '?')} threads, {snapshot.get('zombies', 0)} zombies"
+        )
         top = snapshot.get("top_memory") or snapshot.get("top_cpu") or []
         if top:
             biggest = top[0]
-            text += (f"; largest {biggest.get('name')} (pid {biggest.get('pid')}) "
-                     f"at {biggest.get('memory_percent')}% of memory")
+            text += (
+                f"; largest {biggest.get('name')} (pid {biggest.get('pid')}) "
+                f"at {biggest.get('memory_percent')}% of memory"
+            )
         return text
 
     def metrics(self, snapshot: Mapping[str, Any]) -> list[Metric]:

@@ -17,7 +17,11 @@ from kubelens.skills.cluster.source import (
 from kubelens.skills.cluster.workloads import WorkloadsSkill
 
 CLUSTER_SKILLS: tuple[type[Skill], ...] = (
-    PodsSkill, EventsSkill, LogsSkill, NodesSkill, WorkloadsSkill
+    PodsSkill,
+    EventsSkill,
+    LogsSkill,
+    NodesSkill,
+    WorkloadsSkill,
 )
 
 

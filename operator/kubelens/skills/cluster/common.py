@@ -17,15 +17,18 @@ MESSAGE_CAP = 300
 
 #: Container waiting reasons that mean the container cannot start, and what they are.
 IMAGE_PULL_REASONS = frozenset(
-    {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
-     "RegistryUnavailable"}
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "RegistryUnavailable",
+    }
 )
 CONFIG_ERROR_REASONS = frozenset(
     {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 )
-FAILING_WAITING_REASONS = (
-    IMAGE_PULL_REASONS | CONFIG_ERROR_REASONS | {"CrashLoopBackOff"}
-)
+FAILING_WAITING_REASONS = IMAGE_PULL_REASONS | CONFIG_ERROR_REASONS | {"CrashLoopBackOff"}
 
 
 class ClusterSkill(Skill):
@@ -47,14 +50,20 @@ class ClusterSkill(Skill):
         super().add_tool(name, description, parameters, _source_errors_as_results(function))
 
     def read(
-        self, kind: str, errors: list[str], label_selector: str | None = None,
-        field_selector: str | None = None, namespace: str | None = None,
+        self,
+        kind: str,
+        errors: list[str],
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        namespace: str | None = None,
     ) -> list[dict[str, Any]]:
         """List for a snapshot: a failure is noted in ``errors`` and reads as no objects,
         so one forbidden kind does not blank the whole snapshot."""
         try:
             return self.source.list(
-                kind, namespace or self.namespace, label_selector=label_selector,
+                kind,
+                namespace or self.namespace,
+                label_selector=label_selector,
                 field_selector=field_selector,
             )
         except ClusterSourceError as exc:
@@ -168,8 +177,18 @@ def label_selector_string(selector: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- quantities
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1.0, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-            "P": 1e15, "E": 1e18}
+_DECIMAL = {
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "": 1.0,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+}
 _QUANTITY = re.compile(r"^\s*([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
 
 
@@ -259,9 +278,7 @@ def state_text(state: Mapping[str, Any]) -> str:
     return "unknown"
 
 
-def container_summary(
-    status: Mapping[str, Any], spec: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def container_summary(status: Mapping[str, Any], spec: Mapping[str, Any] | None) -> dict[str, Any]:
     state = section(status, "state")
     summary: dict[str, Any] = {
         "name": status.get("name"),
@@ -315,8 +332,11 @@ def pod_summary(pod: Mapping[str, Any]) -> dict[str, Any]:
         container_summary(s, specs.get(str(s.get("name")))) for s in statuses
     ] or [{"name": n, **resources(c)} for n, c in specs.items()]
     bad_conditions = [
-        {k: (short(c[k]) if k == "message" else c[k]) for k in ("type", "reason", "message")
-         if c.get(k)}
+        {
+            k: (short(c[k]) if k == "message" else c[k])
+            for k in ("type", "reason", "message")
+            if c.get(k)
+        }
         for c in items(status, "conditions")
         if c.get("status") != "True"
     ]
@@ -327,12 +347,14 @@ def pod_summary(pod: Mapping[str, Any]) -> dict[str, Any]:
 
 def pod_line(pod: Mapping[str, Any]) -> dict[str, Any]:
     """One row of a pod listing: smaller than :func:`pod_summary`."""
-    reasons = sorted({
-        str(section(section(s, "state"), key).get("reason"))
-        for s in container_statuses(pod)
-        for key in ("waiting", "terminated")
-        if section(section(s, "state"), key).get("reason")
-    })
+    reasons = sorted(
+        {
+            str(section(section(s, "state"), key).get("reason"))
+            for s in container_statuses(pod)
+            for key in ("waiting", "terminated")
+            if section(section(s, "state"), key).get("reason")
+        }
+    )
     status = section(pod, "status")
     row: dict[str, Any] = {
         "name": name_of(pod),
@@ -372,8 +394,11 @@ def parse_missing_reference(message: str) -> dict[str, str] | None:
     key_match = _MISSING_KEY.search(message)
     if key_match:
         key, kind, namespace, name = key_match.groups()
-        found = {"kind": "ConfigMap" if kind.lower() == "configmap" else "Secret",
-                 "name": name, "key": key}
+        found = {
+            "kind": "ConfigMap" if kind.lower() == "configmap" else "Secret",
+            "name": name,
+            "key": key,
+        }
         if namespace:
             found["namespace"] = namespace
         return found

@@ -20,13 +20,33 @@ from kubelens.skills.cluster.common import (
 from kubelens.skills.cluster.source import ClusterSource
 
 #: Warning reasons worth a notification of their own (kubelet, scheduler, controllers).
-NOTABLE_REASONS = frozenset({
-    "FailedScheduling", "FailedMount", "FailedAttachVolume", "BackOff", "Evicted",
-    "OOMKilling", "SystemOOM", "FailedCreatePodSandBox", "FailedKillPod", "FailedCreate",
-    "ProvisioningFailed", "NodeNotReady", "EvictionThresholdMet", "FreeDiskSpaceFailed",
-    "ImageGCFailed", "Rebooted", "FailedPreStopHook", "FailedPostStartHook", "NetworkNotReady",
-    "ExceededGracePeriod", "FailedSync", "FailedComputeMetricsReplicas", "FailedGetScale",
-})
+NOTABLE_REASONS = frozenset(
+    {
+        "FailedScheduling",
+        "FailedMount",
+        "FailedAttachVolume",
+        "BackOff",
+        "Evicted",
+        "OOMKilling",
+        "SystemOOM",
+        "FailedCreatePodSandBox",
+        "FailedKillPod",
+        "FailedCreate",
+        "ProvisioningFailed",
+        "NodeNotReady",
+        "EvictionThresholdMet",
+        "FreeDiskSpaceFailed",
+        "ImageGCFailed",
+        "Rebooted",
+        "FailedPreStopHook",
+        "FailedPostStartHook",
+        "NetworkNotReady",
+        "ExceededGracePeriod",
+        "FailedSync",
+        "FailedComputeMetricsReplicas",
+        "FailedGetScale",
+    }
+)
 #: Grouped warnings kept in a snapshot.
 SNAPSHOT_WARNINGS = 30
 #: Findings from one snapshot, so an event storm stays a handful of notifications.
@@ -45,21 +65,30 @@ class EventsSkill(ClusterSkill):
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
         super().__init__(source, namespace)
         self.add_tool(
-            "warnings", "Recent Warning events, grouped, newest first.",
+            "warnings",
+            "Recent Warning events, grouped, newest first.",
             {"properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 100}}},
             self.warnings,
         )
         self.add_tool(
-            "for_object", "All events of one object.",
-            {"properties": {"kind": {"type": "string", "maxLength": 63},
-                            "name": {"type": "string", "maxLength": 253}},
-             "required": ["kind", "name"]},
+            "for_object",
+            "All events of one object.",
+            {
+                "properties": {
+                    "kind": {"type": "string", "maxLength": 63},
+                    "name": {"type": "string", "maxLength": 253},
+                },
+                "required": ["kind", "name"],
+            },
             self.for_object,
         )
         self.add_tool(
-            "by_reason", "Events with one reason (e.g. FailedMount).",
-            {"properties": {"reason": {"type": "string", "maxLength": 128}},
-             "required": ["reason"]},
+            "by_reason",
+            "Events with one reason (e.g. FailedMount).",
+            {
+                "properties": {"reason": {"type": "string", "maxLength": 128}},
+                "required": ["reason"],
+            },
             self.by_reason,
         )
 
@@ -112,8 +141,13 @@ def group_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for event in events:
         involved = section(event, "involvedObject")
-        key = (str(involved.get("kind")), str(involved.get("namespace") or namespace_of(event)),
-               str(involved.get("name")), str(event.get("reason")), str(event.get("type")))
+        key = (
+            str(involved.get("kind")),
+            str(involved.get("namespace") or namespace_of(event)),
+            str(involved.get("name")),
+            str(event.get("reason")),
+            str(event.get("type")),
+        )
         when = event_time(event)
         count = int(event.get("count") or section(event, "series").get("count") or 1)
         group = groups.get(key)
@@ -121,8 +155,11 @@ def group_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             groups[key] = {
                 "type": event.get("type"),
                 "reason": event.get("reason"),
-                "object": {"kind": key[0], "namespace": involved.get("namespace")
-                           or namespace_of(event), "name": key[2]},
+                "object": {
+                    "kind": key[0],
+                    "namespace": involved.get("namespace") or namespace_of(event),
+                    "name": key[2],
+                },
                 "message": short(event.get("message")),
                 "count": count,
                 "lastTimestamp": when,
@@ -143,37 +180,53 @@ def warning_finding(group: Mapping[str, Any]) -> Finding | None:
     if group.get("type") != "Warning":
         return None
     involved = group.get("object") or {}
-    subject = Subject(kind=str(involved.get("kind")), name=str(involved.get("name")),
-                      namespace=involved.get("namespace"))
+    subject = Subject(
+        kind=str(involved.get("kind")),
+        name=str(involved.get("name")),
+        namespace=involved.get("namespace"),
+    )
     reason, message = str(group.get("reason")), str(group.get("message") or "")
     where = f"{subject.kind} {subject.namespace + '/' if subject.namespace else ''}{subject.name}"
-    evidence = {"reason": reason, "message": message, "count": group.get("count"),
-                "lastTimestamp": group.get("lastTimestamp"), "node": group.get("node"),
-                "object": dict(involved)}
+    evidence = {
+        "reason": reason,
+        "message": message,
+        "count": group.get("count"),
+        "lastTimestamp": group.get("lastTimestamp"),
+        "node": group.get("node"),
+        "object": dict(involved),
+    }
     if reason == "Unhealthy" or "probe failed" in message.lower():
         probe = next((p for p in ("Liveness", "Readiness", "Startup") if p in message), "")
         evidence["probe"] = probe.lower() or None
         return Finding(
-            anomaly_type=anomalies.PROBE_FAILURE, severity=Severity.WARNING, subject=subject,
+            anomaly_type=anomalies.PROBE_FAILURE,
+            severity=Severity.WARNING,
+            subject=subject,
             observation=f"{probe or 'A'} probe of {where} failed {group.get('count')} times: "
-                        f"{short(message, 160)}",
+            f"{short(message, 160)}",
             hypothesis="the application answers its probe too slowly or not at all",
-            context=where, evidence=evidence,
+            context=where,
+            evidence=evidence,
         )
     if DNS_FAILURE.search(message):
         return Finding(
-            anomaly_type=anomalies.DNS_FAILURE, severity=Severity.WARNING, subject=subject,
+            anomaly_type=anomalies.DNS_FAILURE,
+            severity=Severity.WARNING,
+            subject=subject,
             observation=f"{reason} on {where}: a name did not resolve: {short(message, 160)}",
             hypothesis="cluster DNS or the upstream resolver fails, or the name is wrong",
-            context=where, evidence=evidence,
+            context=where,
+            evidence=evidence,
         )
     if reason in NOTABLE_REASONS:
         critical = reason in ("OOMKilling", "SystemOOM")
         return Finding(
             anomaly_type=anomalies.WARNING_EVENTS,
-            severity=Severity.CRITICAL if critical else Severity.WARNING, subject=subject,
+            severity=Severity.CRITICAL if critical else Severity.WARNING,
+            subject=subject,
             observation=f"{reason} on {where} ({group.get('count')}x): {short(message, 160)}",
             hypothesis="",
-            context=where, evidence=evidence,
+            context=where,
+            evidence=evidence,
         )
     return None

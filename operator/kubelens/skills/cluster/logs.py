@@ -83,21 +83,36 @@ class LogsSkill(ClusterSkill):
         container = {"type": "string", "maxLength": 253}
         previous = {"type": "boolean"}
         self.add_tool(
-            "tail", "Last lines of a container's log.",
-            {"properties": {"pod": pod, "container": container, "previous": previous,
-                            "lines": {"type": "integer", "minimum": 1, "maximum": 500}},
-             "required": ["pod"]},
+            "tail",
+            "Last lines of a container's log.",
+            {
+                "properties": {
+                    "pod": pod,
+                    "container": container,
+                    "previous": previous,
+                    "lines": {"type": "integer", "minimum": 1, "maximum": 500},
+                },
+                "required": ["pod"],
+            },
             self.tail,
         )
         self.add_tool(
-            "grep", "Log lines containing a text ('a|b' = either; case-insensitive).",
-            {"properties": {"pod": pod, "pattern": {"type": "string", "maxLength": 100},
-                            "container": container, "previous": previous},
-             "required": ["pod", "pattern"]},
+            "grep",
+            "Log lines containing a text ('a|b' = either; case-insensitive).",
+            {
+                "properties": {
+                    "pod": pod,
+                    "pattern": {"type": "string", "maxLength": 100},
+                    "container": container,
+                    "previous": previous,
+                },
+                "required": ["pod", "pattern"],
+            },
             self.grep,
         )
         self.add_tool(
-            "errors", "Error patterns in all containers, current and previous run.",
+            "errors",
+            "Error patterns in all containers, current and previous run.",
             {"properties": {"pod": pod}, "required": ["pod"]},
             self.errors,
         )
@@ -110,7 +125,8 @@ class LogsSkill(ClusterSkill):
         scanned: list[dict[str, Any]] = []
         for pod in pods[:SNAPSHOT_PODS]:
             containers = [
-                s for s in container_statuses(pod)
+                s
+                for s in container_statuses(pod)
                 if not s.get("ready") or int(s.get("restartCount") or 0) > 0
             ][:SNAPSHOT_CONTAINERS_PER_POD]
             for status in containers:
@@ -118,19 +134,27 @@ class LogsSkill(ClusterSkill):
                 for previous in runs:
                     try:
                         text = self._fetch(
-                            str(namespace_of(pod)), name_of(pod), str(status.get("name")),
-                            previous=previous, tail_lines=100,
+                            str(namespace_of(pod)),
+                            name_of(pod),
+                            str(status.get("name")),
+                            previous=previous,
+                            tail_lines=100,
                         )
                     except ClusterSourceError as exc:
                         errors.append(str(exc))
                         continue
                     scan = scan_text(text or "")
                     if scan["patterns"]:
-                        scanned.append({
-                            "pod": name_of(pod), "namespace": namespace_of(pod),
-                            "node": section(pod, "spec").get("nodeName"),
-                            "container": status.get("name"), "previous": previous, **scan,
-                        })
+                        scanned.append(
+                            {
+                                "pod": name_of(pod),
+                                "namespace": namespace_of(pod),
+                                "node": section(pod, "spec").get("nodeName"),
+                                "container": status.get("name"),
+                                "previous": previous,
+                                **scan,
+                            }
+                        )
         snapshot: dict[str, Any] = {
             "namespace": self.namespace,
             "pods_scanned": min(len(pods), SNAPSHOT_PODS),
@@ -148,12 +172,12 @@ class LogsSkill(ClusterSkill):
             found.extend(log_findings(entry))
         return found
 
-    def _fetch(self, namespace: str, pod: str, container: str | None, previous: bool,
-               tail_lines: int) -> str | None:
+    def _fetch(
+        self, namespace: str, pod: str, container: str | None, previous: bool, tail_lines: int
+    ) -> str | None:
         """A log tail, redacted whole before it is cut into lines: a secret spread over
         lines (a PEM private key) only matches as a whole."""
-        text = self.source.logs(namespace, pod, container, previous=previous,
-                                tail_lines=tail_lines)
+        text = self.source.logs(namespace, pod, container, previous=previous, tail_lines=tail_lines)
         return redact_text(text) if text else text
 
     # ------------------------------------------------------------------ tools
@@ -166,38 +190,49 @@ class LogsSkill(ClusterSkill):
             return obj, container
         statuses = container_statuses(obj)
         # the container worth reading: one that is failing, else the first one
-        failing = [s for s in statuses
-                   if not s.get("ready") or int(s.get("restartCount") or 0) > 0]
+        failing = [s for s in statuses if not s.get("ready") or int(s.get("restartCount") or 0) > 0]
         chosen = (failing or statuses or [{}])[0].get("name")
         if chosen is None:
             containers = section(obj, "spec").get("containers") or [{}]
             chosen = containers[0].get("name")
         return obj, str(chosen) if chosen else None
 
-    def _read(self, pod: str, container: str | None, previous: bool, lines: int) -> ToolResult | \
-            tuple[str, str | None, str]:
+    def _read(
+        self, pod: str, container: str | None, previous: bool, lines: int
+    ) -> ToolResult | tuple[str, str | None, str]:
         obj, container = self._pod_and_container(pod, container)
         if obj is None:
             return ToolResult.empty(f"no pod named {pod!r} in {self.namespace or 'any namespace'}")
-        text = self._fetch(str(namespace_of(obj)), pod, container, previous=previous,
-                                tail_lines=lines)
+        text = self._fetch(
+            str(namespace_of(obj)), pod, container, previous=previous, tail_lines=lines
+        )
         if text is None:
             which = "previous run of " if previous else ""
             return ToolResult.empty(f"no log for the {which}container {container} of pod {pod}")
         return str(namespace_of(obj)), container, text
 
-    def tail(self, pod: str, container: str | None = None, previous: bool = False,
-             lines: int = 50) -> ToolResult:
+    def tail(
+        self, pod: str, container: str | None = None, previous: bool = False, lines: int = 50
+    ) -> ToolResult:
         read = self._read(pod, container, previous, lines)
         if isinstance(read, ToolResult):
             return read
         namespace, chosen, text = read
         excerpt = quote_lines(text.splitlines()[-lines:])
-        return ToolResult.ok({"pod": pod, "namespace": namespace, "container": chosen,
-                              "previous": previous, "log_excerpt": excerpt, "note": DATA_NOTE})
+        return ToolResult.ok(
+            {
+                "pod": pod,
+                "namespace": namespace,
+                "container": chosen,
+                "previous": previous,
+                "log_excerpt": excerpt,
+                "note": DATA_NOTE,
+            }
+        )
 
-    def grep(self, pod: str, pattern: str, container: str | None = None,
-             previous: bool = False) -> ToolResult:
+    def grep(
+        self, pod: str, pattern: str, container: str | None = None, previous: bool = False
+    ) -> ToolResult:
         # Plain substrings, never a user regex: a pathological pattern cannot hang the loop.
         needles = [p.strip().lower() for p in pattern.split("|") if p.strip()][:5]
         if not needles:
@@ -207,14 +242,21 @@ class LogsSkill(ClusterSkill):
             return read
         namespace, chosen, text = read
         matched = [
-            line for line in text.splitlines()
-            if any(n in line[:LINE_CAP].lower() for n in needles)
+            line for line in text.splitlines() if any(n in line[:LINE_CAP].lower() for n in needles)
         ]
         if not matched:
             return ToolResult.empty(f"no line of {pod}/{chosen} contains {pattern!r}")
-        return ToolResult.ok({"pod": pod, "namespace": namespace, "container": chosen,
-                              "previous": previous, "matches": len(matched),
-                              "log_excerpt": quote_lines(matched[-50:]), "note": DATA_NOTE})
+        return ToolResult.ok(
+            {
+                "pod": pod,
+                "namespace": namespace,
+                "container": chosen,
+                "previous": previous,
+                "matches": len(matched),
+                "log_excerpt": quote_lines(matched[-50:]),
+                "note": DATA_NOTE,
+            }
+        )
 
     def errors(self, pod: str) -> ToolResult:
         obj = self.find("Pod", pod)
@@ -224,12 +266,16 @@ class LogsSkill(ClusterSkill):
         for status in container_statuses(obj):
             runs = [False] + ([True] if int(status.get("restartCount") or 0) > 0 else [])
             for previous in runs:
-                text = self._fetch(str(namespace_of(obj)), pod, str(status.get("name")),
-                                        previous=previous, tail_lines=SCAN_LINES)
+                text = self._fetch(
+                    str(namespace_of(obj)),
+                    pod,
+                    str(status.get("name")),
+                    previous=previous,
+                    tail_lines=SCAN_LINES,
+                )
                 scan = scan_text(text or "")
                 if scan["patterns"]:
-                    results.append({"container": status.get("name"), "previous": previous,
-                                    **scan})
+                    results.append({"container": status.get("name"), "previous": previous, **scan})
         if not results:
             return ToolResult.empty(f"no known error pattern in the logs of {pod}")
         return ToolResult.ok({"pod": pod, "containers": results, "note": DATA_NOTE})
@@ -270,28 +316,42 @@ def log_findings(entry: Mapping[str, Any]) -> list[Finding]:
     where = f"{run}container {entry.get('container')} of pod {subject.namespace}/{subject.name}"
     excerpt = list(entry.get("log_excerpt") or [])
     evidence = {
-        "pod": subject.name, "namespace": subject.namespace, "node": entry.get("node"),
-        "container": entry.get("container"), "previous": bool(entry.get("previous")),
-        "patterns": dict(patterns), "log_excerpt": excerpt,
+        "pod": subject.name,
+        "namespace": subject.namespace,
+        "node": entry.get("node"),
+        "container": entry.get("container"),
+        "previous": bool(entry.get("previous")),
+        "patterns": dict(patterns),
+        "log_excerpt": excerpt,
     }
     first_line = json.dumps(excerpt[0][:160]) if excerpt else '""'
     found: list[Finding] = []
     if patterns.get("dns"):
         dns_lines = [line for line in excerpt if DNS_FAILURE.search(line)]
-        found.append(Finding(
-            anomaly_type=anomalies.DNS_FAILURE, severity=Severity.WARNING, subject=subject,
-            observation=f"{patterns['dns']} log lines of {where} show failed name resolution, "
-                        f"e.g. {json.dumps((dns_lines or excerpt)[0][:160])}",
-            hypothesis="cluster DNS or the upstream resolver fails, or the name is wrong",
-            context=where, evidence={**evidence, "log_excerpt": dns_lines or excerpt},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.DNS_FAILURE,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=f"{patterns['dns']} log lines of {where} show failed name resolution, "
+                f"e.g. {json.dumps((dns_lines or excerpt)[0][:160])}",
+                hypothesis="cluster DNS or the upstream resolver fails, or the name is wrong",
+                context=where,
+                evidence={**evidence, "log_excerpt": dns_lines or excerpt},
+            )
+        )
     others = {name: count for name, count in patterns.items() if name != "dns"}
     if others:
         kinds = ", ".join(f"{name} ({count})" for name, count in sorted(others.items()))
-        found.append(Finding(
-            anomaly_type=anomalies.LOG_ERRORS, severity=Severity.WARNING, subject=subject,
-            observation=f"{where} logs errors: {kinds}; first line {first_line}",
-            hypothesis="the application fails; the quoted lines say where",
-            context=where, evidence=evidence,
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.LOG_ERRORS,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=f"{where} logs errors: {kinds}; first line {first_line}",
+                hypothesis="the application fails; the quoted lines say where",
+                context=where,
+                evidence=evidence,
+            )
+        )
     return found

@@ -37,12 +37,16 @@ class NodesSkill(ClusterSkill):
 
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
         super().__init__(source, namespace)
-        self.add_tool("list_nodes", "Every node: ready, pressure, usage of allocatable.",
-                      {}, self.list_nodes)
-        name = {"properties": {"name": {"type": "string", "maxLength": 253}},
-                "required": ["name"]}
-        self.add_tool("describe_node", "One node: conditions, taints, capacity, requests.",
-                      name, self.describe_node)
+        self.add_tool(
+            "list_nodes", "Every node: ready, pressure, usage of allocatable.", {}, self.list_nodes
+        )
+        name = {"properties": {"name": {"type": "string", "maxLength": 253}}, "required": ["name"]}
+        self.add_tool(
+            "describe_node",
+            "One node: conditions, taints, capacity, requests.",
+            name,
+            self.describe_node,
+        )
         self.add_tool("pods_on_node", "Pods scheduled on a node.", name, self.pods_on_node)
 
     def snapshot(self) -> dict[str, Any]:
@@ -83,25 +87,40 @@ class NodesSkill(ClusterSkill):
         for node in nodes:
             on_node = [p for p in pods if section(p, "spec").get("nodeName") == name_of(node)]
             row = node_row(node, on_node)
-            rows.append({k: row[k] for k in ("name", "ready", "pressure", "unschedulable",
-                                             "pods", "cpu", "memory") if k in row})
+            rows.append(
+                {
+                    k: row[k]
+                    for k in ("name", "ready", "pressure", "unschedulable", "pods", "cpu", "memory")
+                    if k in row
+                }
+            )
         return ToolResult.ok(limited(sorted(rows, key=lambda r: (r["ready"], r["name"])), 100))
 
     def describe_node(self, name: str) -> ToolResult:
         node = self.source.get("Node", None, name)
         if node is None:
             return ToolResult.empty(f"no node named {name!r}")
-        pods = [p for p in self.list_kind("Pod", field_selector=f"spec.nodeName={name}")
-                if not is_finished(p)]
+        pods = [
+            p
+            for p in self.list_kind("Pod", field_selector=f"spec.nodeName={name}")
+            if not is_finished(p)
+        ]
         row = node_row(node, pods)
         row["conditions"] = [
-            {k: (short(c[k]) if k == "message" else c[k])
-             for k in ("type", "status", "reason", "message", "lastTransitionTime") if k in c}
+            {
+                k: (short(c[k]) if k == "message" else c[k])
+                for k in ("type", "status", "reason", "message", "lastTransitionTime")
+                if k in c
+            }
             for c in items(section(node, "status"), "conditions")
         ]
-        row["labels"] = {k: v for k, v in (section(node, "metadata").get("labels") or {}).items()
-                         if k.startswith(("node.kubernetes.io", "topology.kubernetes.io",
-                                          "kubernetes.io/", "node-role"))}
+        row["labels"] = {
+            k: v
+            for k, v in (section(node, "metadata").get("labels") or {}).items()
+            if k.startswith(
+                ("node.kubernetes.io", "topology.kubernetes.io", "kubernetes.io/", "node-role")
+            )
+        }
         return ToolResult.ok(row)
 
     def pods_on_node(self, name: str) -> ToolResult:
@@ -120,23 +139,20 @@ def pod_requests(pods: Sequence[Mapping[str, Any]]) -> dict[str, float]:
         spec = section(pod, "spec")
         for resource in totals:
             regular = sum(_request(c, resource) for c in items(spec, "containers"))
-            init = max((_request(c, resource) for c in items(spec, "initContainers")),
-                       default=0.0)
+            init = max((_request(c, resource) for c in items(spec, "initContainers")), default=0.0)
             totals[resource] += max(regular, init)
     return totals
 
 
 def _request(container: Mapping[str, Any], resource: str) -> float:
-    return parse_quantity(section(section(container, "resources"), "requests").get(resource)) \
-        or 0.0
+    return parse_quantity(section(section(container, "resources"), "requests").get(resource)) or 0.0
 
 
 def node_row(node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     status, spec = section(node, "status"), section(node, "spec")
     ready = condition(node, "Ready")
     pressure = [
-        c for c in PRESSURE_CONDITIONS
-        if (condition(node, c) or {}).get("status") == "True"
+        c for c in PRESSURE_CONDITIONS if (condition(node, c) or {}).get("status") == "True"
     ]
     network = condition(node, "NetworkUnavailable")
     allocatable = section(status, "allocatable")
@@ -152,8 +168,10 @@ def node_row(node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> dict
     }
     for resource in ("cpu", "memory"):
         total = parse_quantity(allocatable.get(resource))
-        usage: dict[str, Any] = {"allocatable": allocatable.get(resource),
-                                 "requested": round(requested[resource], 3)}
+        usage: dict[str, Any] = {
+            "allocatable": allocatable.get(resource),
+            "requested": round(requested[resource], 3),
+        }
         if total:
             usage["requested_percent"] = round(100 * requested[resource] / total, 1)
         row[resource] = usage
@@ -165,19 +183,23 @@ def node_row(node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> dict
             "since": (ready or {}).get("lastTransitionTime"),
         }
     if network is not None and network.get("status") == "True":
-        row["network_unavailable"] = {"reason": network.get("reason"),
-                                      "message": short(network.get("message"))}
+        row["network_unavailable"] = {
+            "reason": network.get("reason"),
+            "message": short(network.get("message")),
+        }
     for name in pressure:
         entry = condition(node, name) or {}
         row.setdefault("pressure_detail", {})[name] = {
-            "reason": entry.get("reason"), "message": short(entry.get("message")),
+            "reason": entry.get("reason"),
+            "message": short(entry.get("message")),
             "since": entry.get("lastTransitionTime"),
         }
     row["problems"] = bool(not row["ready"] or pressure or "network_unavailable" in row)
     if row["problems"]:
         # the pods a node problem touches, for correlating it with their notifications
-        row["pod_names"] = [f"{section(p, 'metadata').get('namespace')}/{name_of(p)}"
-                            for p in pods][:20]
+        row["pod_names"] = [
+            f"{section(p, 'metadata').get('namespace')}/{name_of(p)}" for p in pods
+        ][:20]
     return row
 
 
@@ -185,37 +207,59 @@ def node_findings(row: Mapping[str, Any]) -> list[Finding]:
     name = str(row.get("name"))
     subject = Subject(kind="Node", name=name)
     found: list[Finding] = []
-    base = {"node": name, "taints": row.get("taints"), "pods": row.get("pods"),
-            "pod_names": row.get("pod_names"), "kubelet": row.get("kubelet")}
+    base = {
+        "node": name,
+        "taints": row.get("taints"),
+        "pods": row.get("pods"),
+        "pod_names": row.get("pod_names"),
+        "kubelet": row.get("kubelet"),
+    }
     if not row.get("ready"):
         ready = row.get("ready_condition") or {}
-        found.append(Finding(
-            anomaly_type=anomalies.NODE_NOT_READY, severity=Severity.CRITICAL, subject=subject,
-            observation=(f"node {name} is not Ready (status {ready.get('status')}, reason "
-                         f"{ready.get('reason')}) with {row.get('pods')} pods on it"),
-            hypothesis="the kubelet stopped reporting: the node is down, partitioned, or its "
-                       "kubelet or container runtime failed",
-            context=f"node {name}",
-            evidence={**base, "condition": "Ready", **{k: ready.get(k) for k in
-                                                      ("status", "reason", "message", "since")}},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.NODE_NOT_READY,
+                severity=Severity.CRITICAL,
+                subject=subject,
+                observation=(
+                    f"node {name} is not Ready (status {ready.get('status')}, reason "
+                    f"{ready.get('reason')}) with {row.get('pods')} pods on it"
+                ),
+                hypothesis="the kubelet stopped reporting: the node is down, partitioned, or its "
+                "kubelet or container runtime failed",
+                context=f"node {name}",
+                evidence={
+                    **base,
+                    "condition": "Ready",
+                    **{k: ready.get(k) for k in ("status", "reason", "message", "since")},
+                },
+            )
+        )
     if row.get("network_unavailable"):
         network = row["network_unavailable"]
-        found.append(Finding(
-            anomaly_type=anomalies.NODE_NOT_READY, severity=Severity.WARNING, subject=subject,
-            observation=f"node {name} has NetworkUnavailable=True ({network.get('reason')})",
-            hypothesis="the CNI plugin has not configured the node's pod network",
-            context=f"node {name}",
-            evidence={**base, "condition": "NetworkUnavailable", **network},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.NODE_NOT_READY,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=f"node {name} has NetworkUnavailable=True ({network.get('reason')})",
+                hypothesis="the CNI plugin has not configured the node's pod network",
+                context=f"node {name}",
+                evidence={**base, "condition": "NetworkUnavailable", **network},
+            )
+        )
     for pressure in row.get("pressure") or []:
         detail = (row.get("pressure_detail") or {}).get(pressure, {})
-        found.append(Finding(
-            anomaly_type=anomalies.NODE_PRESSURE, severity=Severity.WARNING, subject=subject,
-            observation=f"node {name} reports {pressure}: {detail.get('message') or 'True'}",
-            hypothesis="the kubelet's eviction threshold for this resource is crossed; it "
-                       "will evict pods and refuse new ones",
-            context=f"node {name}",
-            evidence={**base, "condition": pressure, **detail},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.NODE_PRESSURE,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=f"node {name} reports {pressure}: {detail.get('message') or 'True'}",
+                hypothesis="the kubelet's eviction threshold for this resource is crossed; it "
+                "will evict pods and refuse new ones",
+                context=f"node {name}",
+                evidence={**base, "condition": pressure, **detail},
+            )
+        )
     return found

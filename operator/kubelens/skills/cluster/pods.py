@@ -51,23 +51,29 @@ class PodsSkill(ClusterSkill):
         super().__init__(source, namespace)
         self._last_problem_pods: dict[tuple[str | None, str], Mapping[str, Any]] = {}
         self.add_tool(
-            "list_pods", "Pods, problems first.",
-            {"properties": {
-                "phase": {"type": "string",
-                          "enum": ["Pending", "Running", "Succeeded", "Failed", "Unknown"]},
-                "node": {"type": "string", "maxLength": 253},
-                "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-            }},
+            "list_pods",
+            "Pods, problems first.",
+            {
+                "properties": {
+                    "phase": {
+                        "type": "string",
+                        "enum": ["Pending", "Running", "Succeeded", "Failed", "Unknown"],
+                    },
+                    "node": {"type": "string", "maxLength": 253},
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+                }
+            },
             self.list_pods,
         )
         self.add_tool(
-            "describe_pod", "One pod: containers, states, resources, conditions.",
-            {"properties": {"name": {"type": "string", "maxLength": 253}},
-             "required": ["name"]},
+            "describe_pod",
+            "One pod: containers, states, resources, conditions.",
+            {"properties": {"name": {"type": "string", "maxLength": 253}}, "required": ["name"]},
             self.describe_pod,
         )
         self.add_tool(
-            "problem_pods", "Pods not ready, restarting, pending or failed.",
+            "problem_pods",
+            "Pods not ready, restarting, pending or failed.",
             {"properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 100}}},
             self.problem_pods,
         )
@@ -124,8 +130,11 @@ class PodsSkill(ClusterSkill):
             selectors.append(f"spec.nodeName={node}")
         pods = self.list_kind("Pod", field_selector=",".join(selectors) or None)
         if not pods:
-            return ToolResult.empty("no pods match" + (f" (phase={phase})" if phase else "")
-                                    + (f" (node={node})" if node else ""))
+            return ToolResult.empty(
+                "no pods match"
+                + (f" (phase={phase})" if phase else "")
+                + (f" (node={node})" if node else "")
+            )
         return ToolResult.ok(limited([pod_line(p) for p in sort_problem_first(pods)], limit))
 
     def describe_pod(self, name: str) -> ToolResult:
@@ -146,7 +155,8 @@ class PodsSkill(ClusterSkill):
             described["claims"] = claims
         annotations = {
             # last-applied-configuration repeats the whole spec: noise, and it may hold env
-            key: short(value, 120) for key, value in (meta(pod).get("annotations") or {}).items()
+            key: short(value, 120)
+            for key, value in (meta(pod).get("annotations") or {}).items()
             if key != "kubectl.kubernetes.io/last-applied-configuration"
         }
         if annotations:
@@ -202,37 +212,63 @@ def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
     status, spec = section(pod, "status"), section(pod, "spec")
     node = spec.get("nodeName")
     where = f"pod {namespace}/{pod_name}" + (f" on node {node}" if node else "")
-    base_evidence: dict[str, Any] = {"pod": pod_name, "namespace": namespace, "node": node,
-                                     "pod_uid": meta(pod).get("uid")}
+    base_evidence: dict[str, Any] = {
+        "pod": pod_name,
+        "namespace": namespace,
+        "node": node,
+        "pod_uid": meta(pod).get("uid"),
+    }
     found: list[Finding] = []
 
     if status.get("reason") == "Evicted":
         message = str(status.get("message") or "")
         resource = _EVICTED_RESOURCE.search(message)
-        found.append(Finding(
-            anomaly_type=anomalies.POD_EVICTED, severity=Severity.WARNING, subject=subject,
-            observation=f"{where} was evicted: {short(message, 160)}",
-            hypothesis="the kubelet evicted it to relieve node resource pressure",
-            context=where,
-            evidence={**base_evidence, "message": short(message),
-                      "resource": resource.group(1) if resource else None},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.POD_EVICTED,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=f"{where} was evicted: {short(message, 160)}",
+                hypothesis="the kubelet evicted it to relieve node resource pressure",
+                context=where,
+                evidence={
+                    **base_evidence,
+                    "message": short(message),
+                    "resource": resource.group(1) if resource else None,
+                },
+            )
+        )
         return found
 
     scheduled = condition(pod, "PodScheduled")
-    if (status.get("phase") == "Pending" and scheduled and scheduled.get("status") == "False"
-            and scheduled.get("reason") == "Unschedulable"):
+    if (
+        status.get("phase") == "Pending"
+        and scheduled
+        and scheduled.get("status") == "False"
+        and scheduled.get("reason") == "Unschedulable"
+    ):
         message = str(scheduled.get("message") or "")
-        found.append(Finding(
-            anomaly_type=anomalies.POD_PENDING, severity=Severity.WARNING, subject=subject,
-            observation=f"{where} is Pending, unschedulable: {short(message, 200)}",
-            hypothesis="the scheduler finds no node that fits the pod's requests or constraints",
-            context=where,
-            evidence={**base_evidence, "reason": "Unschedulable", "message": short(message),
-                      "claims": claim_names(pod),
-                      "requests": {n: resources(c).get("requests", {})
-                                   for n, c in container_specs(pod).items()}},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.POD_PENDING,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=f"{where} is Pending, unschedulable: {short(message, 200)}",
+                hypothesis=(
+                    "the scheduler finds no node that fits the pod's requests or constraints"
+                ),
+                context=where,
+                evidence={
+                    **base_evidence,
+                    "reason": "Unschedulable",
+                    "message": short(message),
+                    "claims": claim_names(pod),
+                    "requests": {
+                        n: resources(c).get("requests", {}) for n, c in container_specs(pod).items()
+                    },
+                },
+            )
+        )
 
     specs = container_specs(pod)
     for container_status in container_statuses(pod):
@@ -242,19 +278,30 @@ def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
 
     if not found and _running_unready_with_restarts(pod, specs):
         unready = [str(s.get("name")) for s in container_statuses(pod) if not s.get("ready")]
-        found.append(Finding(
-            anomaly_type=anomalies.PROBE_FAILURE, severity=Severity.WARNING, subject=subject,
-            observation=(f"{where} is Running but not Ready (containers {', '.join(unready)}) "
-                         f"and has restarted {sum_restarts(pod)} times"),
-            hypothesis="its liveness/readiness probes fail, so it is restarted and kept out "
-                       "of service",
-            context=where,
-            evidence={**base_evidence, "containers": unready, "restarts": sum_restarts(pod),
-                      "lastTerminated": {
-                          str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
-                          for s in container_statuses(pod)
-                          if section(section(s, "lastState"), "terminated")}},
-        ))
+        found.append(
+            Finding(
+                anomaly_type=anomalies.PROBE_FAILURE,
+                severity=Severity.WARNING,
+                subject=subject,
+                observation=(
+                    f"{where} is Running but not Ready (containers {', '.join(unready)}) "
+                    f"and has restarted {sum_restarts(pod)} times"
+                ),
+                hypothesis="its liveness/readiness probes fail, so it is restarted and kept out "
+                "of service",
+                context=where,
+                evidence={
+                    **base_evidence,
+                    "containers": unready,
+                    "restarts": sum_restarts(pod),
+                    "lastTerminated": {
+                        str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
+                        for s in container_statuses(pod)
+                        if section(section(s, "lastState"), "terminated")
+                    },
+                },
+            )
+        )
     return found
 
 
@@ -291,63 +338,106 @@ def _container_finding(
     limits = resources(spec).get("limits", {})
     evidence: dict[str, Any] = {**base_evidence, "container": name, "restartCount": restart_count}
 
-    oom = last if last.get("reason") == "OOMKilled" else (
-        terminated if terminated.get("reason") == "OOMKilled" else None)
+    oom = (
+        last
+        if last.get("reason") == "OOMKilled"
+        else (terminated if terminated.get("reason") == "OOMKilled" else None)
+    )
     if oom is not None:
         limit = limits.get("memory")
-        evidence.update({
-            "limit": limit, "limit_bytes": parse_quantity(limit),
-            "exitCode": oom.get("exitCode", 137), "reason": "OOMKilled",
-            "finishedAt": oom.get("finishedAt"), "state": waiting.get("reason") or "running",
-        })
+        evidence.update(
+            {
+                "limit": limit,
+                "limit_bytes": parse_quantity(limit),
+                "exitCode": oom.get("exitCode", 137),
+                "reason": "OOMKilled",
+                "finishedAt": oom.get("finishedAt"),
+                "state": waiting.get("reason") or "running",
+            }
+        )
         return Finding(
-            anomaly_type=anomalies.POD_OOM_KILLED, severity=Severity.CRITICAL, subject=subject,
-            observation=(f"container {name} of {where} was OOMKilled (exit "
-                         f"{evidence['exitCode']}), memory limit {limit or 'none'}, "
-                         f"{restart_count} restarts"),
-            hypothesis=("the container's memory use reached its limit and the kernel OOM "
-                        "killer ended it" if limit else
-                        "the node ran out of memory and the kernel OOM killer chose it"),
-            context=where, evidence=evidence,
+            anomaly_type=anomalies.POD_OOM_KILLED,
+            severity=Severity.CRITICAL,
+            subject=subject,
+            observation=(
+                f"container {name} of {where} was OOMKilled (exit "
+                f"{evidence['exitCode']}), memory limit {limit or 'none'}, "
+                f"{restart_count} restarts"
+            ),
+            hypothesis=(
+                "the container's memory use reached its limit and the kernel OOM killer ended it"
+                if limit
+                else "the node ran out of memory and the kernel OOM killer chose it"
+            ),
+            context=where,
+            evidence=evidence,
         )
 
     reason = str(waiting.get("reason") or "")
     message = str(waiting.get("message") or "")
     if reason in IMAGE_PULL_REASONS:
-        evidence.update({"image": status.get("image") or spec.get("image"), "reason": reason,
-                         "message": short(message)})
+        evidence.update(
+            {
+                "image": status.get("image") or spec.get("image"),
+                "reason": reason,
+                "message": short(message),
+            }
+        )
         return Finding(
-            anomaly_type=anomalies.IMAGE_PULL_FAILURE, severity=Severity.CRITICAL,
+            anomaly_type=anomalies.IMAGE_PULL_FAILURE,
+            severity=Severity.CRITICAL,
             subject=subject,
             observation=f"container {name} of {where} cannot pull image "
-                        f"{evidence['image']}: {reason}",
+            f"{evidence['image']}: {reason}",
             hypothesis="the image or tag does not exist, the registry refuses the credentials, "
-                       "or the registry is unreachable",
-            context=where, evidence=evidence,
+            "or the registry is unreachable",
+            context=where,
+            evidence=evidence,
         )
     if reason in CONFIG_ERROR_REASONS:
         missing = parse_missing_reference(message)
         evidence.update({"reason": reason, "message": short(message), "missing": missing})
-        what = (f"{missing['kind']} {missing['name']}"
-                + (f" key {missing['key']}" if "key" in missing else "")) if missing else ""
+        what = (
+            (
+                f"{missing['kind']} {missing['name']}"
+                + (f" key {missing['key']}" if "key" in missing else "")
+            )
+            if missing
+            else ""
+        )
         return Finding(
-            anomaly_type=anomalies.CONFIG_ERROR, severity=Severity.CRITICAL, subject=subject,
+            anomaly_type=anomalies.CONFIG_ERROR,
+            severity=Severity.CRITICAL,
+            subject=subject,
             observation=f"container {name} of {where} cannot be created: {reason}: "
-                        f"{short(message, 160)}",
-            hypothesis=(f"the pod references {what}, which does not exist" if missing else
-                        "the container spec references something the node cannot provide"),
-            context=where, evidence=evidence,
+            f"{short(message, 160)}",
+            hypothesis=(
+                f"the pod references {what}, which does not exist"
+                if missing
+                else "the container spec references something the node cannot provide"
+            ),
+            context=where,
+            evidence=evidence,
         )
     if reason == "CrashLoopBackOff":
-        evidence.update({"reason": reason, "lastReason": last.get("reason"),
-                         "exitCode": last.get("exitCode"), "finishedAt": last.get("finishedAt"),
-                         "message": short(message)})
+        evidence.update(
+            {
+                "reason": reason,
+                "lastReason": last.get("reason"),
+                "exitCode": last.get("exitCode"),
+                "finishedAt": last.get("finishedAt"),
+                "message": short(message),
+            }
+        )
         exit_text = f", last exit code {last.get('exitCode')}" if last else ""
         return Finding(
-            anomaly_type=anomalies.CRASH_LOOP, severity=Severity.CRITICAL, subject=subject,
+            anomaly_type=anomalies.CRASH_LOOP,
+            severity=Severity.CRITICAL,
+            subject=subject,
             observation=f"container {name} of {where} is in CrashLoopBackOff after "
-                        f"{restart_count} restarts{exit_text}",
+            f"{restart_count} restarts{exit_text}",
             hypothesis="the process exits soon after start; its logs (previous=true) say why",
-            context=where, evidence=evidence,
+            context=where,
+            evidence=evidence,
         )
     return None

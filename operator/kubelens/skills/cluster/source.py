@@ -284,7 +284,11 @@ class StaticSource:
         return list(self._objects)
 
     def add_log(
-        self, namespace: str, pod: str, text: str, container: str | None = None,
+        self,
+        namespace: str,
+        pod: str,
+        text: str,
+        container: str | None = None,
         previous: bool = False,
     ) -> None:
         self._logs[(namespace, pod, container, previous)] = text
@@ -381,7 +385,10 @@ class KubernetesSource:
     ) -> tuple[int, bytes]:
         try:
             method, url, headers, _body, _post = self.api_client.param_serialize(
-                "GET", path, query_params=query, header_params={"Accept": accept},
+                "GET",
+                path,
+                query_params=query,
+                header_params={"Accept": accept},
                 auth_settings=["BearerToken"],
             )
             response = self.api_client.call_api(

@@ -45,19 +45,24 @@ class WorkloadsSkill(ClusterSkill):
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
         super().__init__(source, namespace)
         self.add_tool(
-            "list", "Workloads of a kind (default: all rollout kinds) with their state.",
+            "list",
+            "Workloads of a kind (default: all rollout kinds) with their state.",
             {"properties": {"kind": {"type": "string", "enum": list(LISTABLE_KINDS)}}},
             self.list_workloads,
         )
         self.add_tool(
-            "rollout_status", "Rollout of one workload and its failing pods.",
-            {"properties": {"kind": {"type": "string", "enum": list(ROLLOUT_KINDS)},
-                            "name": {"type": "string", "maxLength": 253}},
-             "required": ["kind", "name"]},
+            "rollout_status",
+            "Rollout of one workload and its failing pods.",
+            {
+                "properties": {
+                    "kind": {"type": "string", "enum": list(ROLLOUT_KINDS)},
+                    "name": {"type": "string", "maxLength": 253},
+                },
+                "required": ["kind", "name"],
+            },
             self.rollout_status,
         )
-        self.add_tool("pvcs", "PersistentVolumeClaims that are not Bound, and why.", {},
-                      self.pvcs)
+        self.add_tool("pvcs", "PersistentVolumeClaims that are not Bound, and why.", {}, self.pvcs)
 
     # ------------------------------------------------------------------ snapshot
 
@@ -71,8 +76,11 @@ class WorkloadsSkill(ClusterSkill):
                 status = rollout_state(workload)
                 if not status["complete"]:
                     rollouts.append(self._with_pods(workload, status, errors))
-        claims = [pvc_row(self, c, errors) for c in self.read("PersistentVolumeClaim", errors)
-                  if section(c, "status").get("phase") != "Bound"]
+        claims = [
+            pvc_row(self, c, errors)
+            for c in self.read("PersistentVolumeClaim", errors)
+            if section(c, "status").get("phase") != "Bound"
+        ]
         hpas = [hpa_row(h) for h in self.read("HorizontalPodAutoscaler", errors)]
         snapshot: dict[str, Any] = {
             "namespace": self.namespace,
@@ -111,38 +119,44 @@ class WorkloadsSkill(ClusterSkill):
         ) and not status.get("paused")
         return status
 
-    def _new_pods(
-        self, workload: Mapping[str, Any], errors: list[str]
-    ) -> list[Mapping[str, Any]]:
+    def _new_pods(self, workload: Mapping[str, Any], errors: list[str]) -> list[Mapping[str, Any]]:
         """The pods of the revision being rolled out (all the workload's pods if unknown)."""
         selector = label_selector_string(section(section(workload, "spec"), "selector"))
         if not selector:
             return []
         pods: list[Mapping[str, Any]] = []
-        pods += self.read("Pod", errors, label_selector=selector,
-                         namespace=namespace_of(workload))
+        pods += self.read("Pod", errors, label_selector=selector, namespace=namespace_of(workload))
         kind = workload.get("kind")
         if kind == "Deployment":
             replica_sets = [
-                rs for rs in self.read("ReplicaSet", errors, label_selector=selector,
-                                       namespace=namespace_of(workload))
-                if any(o.get("name") == name_of(workload)
-                       for o in items(meta(rs), "ownerReferences"))
+                rs
+                for rs in self.read(
+                    "ReplicaSet", errors, label_selector=selector, namespace=namespace_of(workload)
+                )
+                if any(
+                    o.get("name") == name_of(workload) for o in items(meta(rs), "ownerReferences")
+                )
             ]
             if replica_sets:
-                newest = max(replica_sets,
-                             key=lambda rs: int((meta(rs).get("annotations") or {})
-                                                .get(REVISION, 0) or 0))
+                newest = max(
+                    replica_sets,
+                    key=lambda rs: int((meta(rs).get("annotations") or {}).get(REVISION, 0) or 0),
+                )
                 pod_hash = (meta(newest).get("labels") or {}).get("pod-template-hash")
                 if pod_hash:
-                    return [p for p in pods
-                            if (meta(p).get("labels") or {}).get("pod-template-hash") == pod_hash]
+                    return [
+                        p
+                        for p in pods
+                        if (meta(p).get("labels") or {}).get("pod-template-hash") == pod_hash
+                    ]
         if kind == "StatefulSet":
             revision = section(workload, "status").get("updateRevision")
             if revision:
-                return [p for p in pods
-                        if (meta(p).get("labels") or {}).get("controller-revision-hash")
-                        == revision]
+                return [
+                    p
+                    for p in pods
+                    if (meta(p).get("labels") or {}).get("controller-revision-hash") == revision
+                ]
         return pods
 
     # ------------------------------------------------------------------ tools
@@ -177,8 +191,11 @@ class WorkloadsSkill(ClusterSkill):
 
     def pvcs(self) -> ToolResult:
         errors: list[str] = []
-        claims = [pvc_row(self, c, errors) for c in self.list_kind("PersistentVolumeClaim")
-                  if section(c, "status").get("phase") != "Bound"]
+        claims = [
+            pvc_row(self, c, errors)
+            for c in self.list_kind("PersistentVolumeClaim")
+            if section(c, "status").get("phase") != "Bound"
+        ]
         if not claims:
             return ToolResult.empty("every PersistentVolumeClaim is Bound")
         result = limited(claims, 50)
@@ -214,10 +231,12 @@ def rolling_out(row: Mapping[str, Any]) -> bool:
     if row.get("kind") != "Deployment":
         return True
     desired = int(row.get("desired") or 0)
-    finished = (row.get("progressing_reason") == "NewReplicaSetAvailable"
-                and int(row.get("updated") or 0) >= desired
-                and int(row.get("current") or 0) <= desired
-                and not row.get("observedGenerationLag"))
+    finished = (
+        row.get("progressing_reason") == "NewReplicaSetAvailable"
+        and int(row.get("updated") or 0) >= desired
+        and int(row.get("current") or 0) <= desired
+        and not row.get("observedGenerationLag")
+    )
     return not finished
 
 
@@ -226,8 +245,11 @@ def rollout_state(workload: Mapping[str, Any]) -> dict[str, Any]:
     spec, status = section(workload, "spec"), section(workload, "status")
     generation = meta(workload).get("generation")
     observed = status.get("observedGeneration")
-    row: dict[str, Any] = {"kind": kind, "name": name_of(workload),
-                           "namespace": namespace_of(workload)}
+    row: dict[str, Any] = {
+        "kind": kind,
+        "name": name_of(workload),
+        "namespace": namespace_of(workload),
+    }
     if kind == "DaemonSet":
         desired = int(status.get("desiredNumberScheduled") or 0)
         updated = int(status.get("updatedNumberScheduled") or 0)
@@ -254,18 +276,27 @@ def rollout_state(workload: Mapping[str, Any]) -> dict[str, Any]:
         row["progressing_reason"] = progressing.get("reason")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         row["deadline_exceeded"] = True
-        row["condition"] = {"type": "Progressing", "reason": "ProgressDeadlineExceeded",
-                            "message": short(progressing.get("message"))}
+        row["condition"] = {
+            "type": "Progressing",
+            "reason": "ProgressDeadlineExceeded",
+            "message": short(progressing.get("message")),
+        }
     if spec.get("paused"):
         row["paused"] = True
-    row["images"] = sorted({
-        str(c.get("image"))
-        for c in items(section(section(spec, "template"), "spec"), "containers")
-    })
+    row["images"] = sorted(
+        {
+            str(c.get("image"))
+            for c in items(section(section(spec, "template"), "spec"), "containers")
+        }
+    )
     extra_old = kind == "Deployment" and row["current"] > desired
     row["complete"] = (
-        not lag and not row.get("deadline_exceeded") and not extra_old
-        and updated >= desired and ready >= desired and available >= desired
+        not lag
+        and not row.get("deadline_exceeded")
+        and not extra_old
+        and updated >= desired
+        and ready >= desired
+        and available >= desired
     )
     return row
 
@@ -277,19 +308,35 @@ def rollout_finding(row: Mapping[str, Any]) -> Finding:
     reasons = sorted({r for p in failing for r in p.get("reasons") or []})
     why = f"; new pods fail: {', '.join(reasons)}" if reasons else ""
     return Finding(
-        anomaly_type=anomalies.ROLLOUT_STUCK, severity=Severity.CRITICAL, subject=subject,
-        observation=(f"rollout of {kind} {namespace}/{name} is stuck: {row.get('updated')}/"
-                     f"{row.get('desired')} updated, {row.get('ready')} ready, "
-                     f"{row.get('available')} available"
-                     + (", ProgressDeadlineExceeded" if row.get("deadline_exceeded") else "")
-                     + why),
-        hypothesis="pods of the new revision do not become ready, so the rollout cannot "
-                   "proceed",
+        anomaly_type=anomalies.ROLLOUT_STUCK,
+        severity=Severity.CRITICAL,
+        subject=subject,
+        observation=(
+            f"rollout of {kind} {namespace}/{name} is stuck: {row.get('updated')}/"
+            f"{row.get('desired')} updated, {row.get('ready')} ready, "
+            f"{row.get('available')} available"
+            + (", ProgressDeadlineExceeded" if row.get("deadline_exceeded") else "")
+            + why
+        ),
+        hypothesis="pods of the new revision do not become ready, so the rollout cannot proceed",
         context=f"{kind} {namespace}/{name}",
         evidence={
-            **{k: row.get(k) for k in ("kind", "name", "namespace", "desired", "updated",
-                                       "ready", "available", "images", "condition",
-                                       "deadline_exceeded", "failing_pod_count")},
+            **{
+                k: row.get(k)
+                for k in (
+                    "kind",
+                    "name",
+                    "namespace",
+                    "desired",
+                    "updated",
+                    "ready",
+                    "available",
+                    "images",
+                    "condition",
+                    "deadline_exceeded",
+                    "failing_pod_count",
+                )
+            },
             "failing_pods": [
                 {"name": p.get("name"), "reasons": p.get("reasons"), "node": p.get("node")}
                 for p in failing
@@ -306,7 +353,9 @@ def pvc_row(skill: ClusterSkill, claim: Mapping[str, Any], errors: list[str]) ->
     spec, status = section(claim, "spec"), section(claim, "status")
     namespace, name = namespace_of(claim), name_of(claim)
     row: dict[str, Any] = {
-        "name": name, "namespace": namespace, "phase": status.get("phase"),
+        "name": name,
+        "namespace": namespace,
+        "phase": status.get("phase"),
         "request": section(section(spec, "resources"), "requests").get("storage"),
         "accessModes": spec.get("accessModes"),
     }
@@ -315,7 +364,8 @@ def pvc_row(skill: ClusterSkill, claim: Mapping[str, Any], errors: list[str]) ->
         if class_name is None:
             # no class named: the cluster's default class applies, if there is one
             defaults = [
-                sc for sc in skill.source.list("StorageClass")
+                sc
+                for sc in skill.source.list("StorageClass")
                 if (meta(sc).get("annotations") or {}).get(DEFAULT_CLASS) == "true"
             ]
             storage_class = defaults[0] if defaults else None
@@ -333,17 +383,22 @@ def pvc_row(skill: ClusterSkill, claim: Mapping[str, Any], errors: list[str]) ->
             row["provisioner"] = storage_class.get("provisioner")
             row["volumeBindingMode"] = storage_class.get("volumeBindingMode", "Immediate")
         events = skill.source.list(
-            "Event", namespace,
+            "Event",
+            namespace,
             field_selector=f"involvedObject.kind=PersistentVolumeClaim,involvedObject.name={name}",
         )
         row["events"] = [
             {"reason": e.get("reason"), "message": short(e.get("message"))}
-            for e in events if e.get("type") == "Warning"
+            for e in events
+            if e.get("type") == "Warning"
         ][:3]
         row["used_by"] = [
-            name_of(p) for p in skill.source.list("Pod", namespace)
-            if any(section(v, "persistentVolumeClaim").get("claimName") == name
-                   for v in items(section(p, "spec"), "volumes"))
+            name_of(p)
+            for p in skill.source.list("Pod", namespace)
+            if any(
+                section(v, "persistentVolumeClaim").get("claimName") == name
+                for v in items(section(p, "spec"), "volumes")
+            )
         ][:10]
     except ClusterSourceError as exc:
         errors.append(str(exc))
@@ -367,20 +422,37 @@ def pvc_finding(row: Mapping[str, Any]) -> Finding | None:
     else:
         why = f"the provisioner of StorageClass {class_name!r} has not provisioned a volume"
     return Finding(
-        anomaly_type=anomalies.PVC_PENDING, severity=Severity.WARNING,
+        anomaly_type=anomalies.PVC_PENDING,
+        severity=Severity.WARNING,
         subject=Subject(kind="PersistentVolumeClaim", name=name, namespace=namespace),
         observation=f"PersistentVolumeClaim {namespace}/{name} is Pending"
-                    + (f" (StorageClass {class_name!r}"
-                       + ("" if row.get("storage_class_exists") else ", which does not exist")
-                       + ")" if class_name else "")
-                    + (f", used by pods {', '.join(row.get('used_by') or [])}"
-                       if row.get("used_by") else ""),
+        + (
+            f" (StorageClass {class_name!r}"
+            + ("" if row.get("storage_class_exists") else ", which does not exist")
+            + ")"
+            if class_name
+            else ""
+        )
+        + (f", used by pods {', '.join(row.get('used_by') or [])}" if row.get("used_by") else ""),
         hypothesis=why,
         context=f"PersistentVolumeClaim {namespace}/{name}",
-        evidence={k: row.get(k) for k in (
-            "name", "namespace", "storage_class", "storage_class_exists", "storage_class_default",
-            "provisioner", "volumeBindingMode", "request", "accessModes", "events", "used_by")
-            if k in row},
+        evidence={
+            k: row.get(k)
+            for k in (
+                "name",
+                "namespace",
+                "storage_class",
+                "storage_class_exists",
+                "storage_class_default",
+                "provisioner",
+                "volumeBindingMode",
+                "request",
+                "accessModes",
+                "events",
+                "used_by",
+            )
+            if k in row
+        },
     )
 
 
@@ -391,12 +463,20 @@ def hpa_row(hpa: Mapping[str, Any]) -> dict[str, Any]:
     desired = int(status.get("desiredReplicas") or current)
     target = section(spec, "scaleTargetRef")
     limited_condition = next(
-        (c for c in items(status, "conditions")
-         if c.get("type") == "ScalingLimited" and c.get("status") == "True"), None)
+        (
+            c
+            for c in items(status, "conditions")
+            if c.get("type") == "ScalingLimited" and c.get("status") == "True"
+        ),
+        None,
+    )
     return {
-        "name": name_of(hpa), "namespace": namespace_of(hpa),
+        "name": name_of(hpa),
+        "namespace": namespace_of(hpa),
         "target": f"{target.get('kind')}/{target.get('name')}",
-        "min": spec.get("minReplicas", 1), "max": maximum, "current": current,
+        "min": spec.get("minReplicas", 1),
+        "max": maximum,
+        "current": current,
         "desired": desired,
         "at_max": bool(maximum and current >= maximum and desired >= maximum),
         "scaling_limited": short(limited_condition.get("message")) if limited_condition else None,
@@ -405,13 +485,22 @@ def hpa_row(hpa: Mapping[str, Any]) -> dict[str, Any]:
 
 def job_row(job: Mapping[str, Any]) -> dict[str, Any]:
     status = section(job, "status")
-    failed = next((c for c in items(status, "conditions")
-                   if c.get("type") == "Failed" and c.get("status") == "True"), None)
+    failed = next(
+        (
+            c
+            for c in items(status, "conditions")
+            if c.get("type") == "Failed" and c.get("status") == "True"
+        ),
+        None,
+    )
     return {
-        "kind": "Job", "name": name_of(job), "namespace": namespace_of(job),
-        "active": status.get("active", 0), "succeeded": status.get("succeeded", 0),
+        "kind": "Job",
+        "name": name_of(job),
+        "namespace": namespace_of(job),
+        "active": status.get("active", 0),
+        "succeeded": status.get("succeeded", 0),
         "failed": status.get("failed", 0),
         "failure": {"reason": failed.get("reason"), "message": short(failed.get("message"))}
-        if failed else None,
+        if failed
+        else None,
     }
-
