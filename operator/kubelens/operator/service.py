@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubelens import metrics
-from kubelens.agent.client import AgentDirectory, CompositeOperators
+from kubelens.agent.client import AgentDirectory, AgentOperators, CompositeOperators
 from kubelens.config import Settings
 from kubelens.coordinator import Coordinator, build_model
 from kubelens.coordinator.core import RunEvent, RunOptions
@@ -172,14 +172,19 @@ async def _run(
     await post_event("Started", f"investigating with {model.name}", False)
     metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.RUNNING.value).inc()
 
+    agents = (
+        ctx.agents.operators(ref.namespace, spec.nodes, spec.node_selector)
+        if ctx.agents is not None
+        else None
+    )
     store = NotificationResources(
         ctx.objects,
         investigation=ref.name,
         namespace=ref.namespace,
         install_namespace=ctx.settings.namespace or ref.namespace,
-        nodes=spec.nodes or None,
+        nodes=await involved_nodes(agents, spec),
     )
-    operators = build_operators(ctx, ref, spec, store)
+    operators = build_operators(ctx, ref, store, agents)
     coordinator = Coordinator(
         model=model,
         store=store,
@@ -243,18 +248,29 @@ async def _run(
     await post_event(final["phase"], final["message"], final["phase"] != st.Phase.SUCCEEDED.value)
 
 
+async def involved_nodes(
+    agents: AgentOperators | None, spec: InvestigationSpec
+) -> list[str] | None:
+    """The nodes an Investigation looks at (named, selected, or running the namespace's
+    pods): their node-level Notifications are in scope. None: every node."""
+    if agents is None:
+        return spec.nodes or None
+    try:
+        return await agents.scope()
+    except KubeError as exc:
+        log.warning("cannot tell which nodes are involved, using all: %s", exc)
+        return spec.nodes or None
+
+
 def build_operators(
     ctx: OperatorContext,
     ref: InvestigationRef,
-    spec: InvestigationSpec,
     store: NotificationResources,
+    agents: AgentOperators | None,
 ) -> Operators:
     """Where this Investigation's skills run: cluster skills here, node skills on agents."""
     cluster = InProcessOperators(ctx.skills_for(ref.namespace), store, source="cluster")
-    if ctx.agents is None:
-        return cluster
-    nodes = ctx.agents.operators(ref.namespace, spec.nodes, spec.node_selector)
-    return CompositeOperators([cluster, nodes])
+    return cluster if agents is None else CompositeOperators([cluster, agents])
 
 
 async def _cancelled(
