@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubelens.config import Settings
-from kubelens.coordinator import Coordinator, build_model
+from kubelens.coordinator import Coordinator, ModelClient, build_model
 from kubelens.coordinator.core import Listener, RunOptions
 from kubelens.detection import AnomalyDetector
 from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
@@ -77,17 +77,30 @@ async def investigate(settings: Settings, listener: Listener | None = None) -> R
     store = InMemoryNotificationStore()
     detector = AnomalyDetector(node=node)
     await sample(skills, detector, store, settings.samples, settings.sample_interval)
-    operators = InProcessOperators(skills, store, source=node, detector=detector)
-    coordinator = Coordinator(
-        model=build_model(settings),
-        store=store,
-        operators=operators,
-        compaction_max_tokens=settings.compaction_max_tokens,
-        compaction_keep_last=settings.compaction_keep_last,
-    )
     context: dict[str, Any] = {"reason": settings.reason, "node": node}
     if settings.namespace:
         context["namespace"] = settings.namespace
+    return await run_in_process(settings, skills, store, detector, node, context, listener)
+
+
+async def run_in_process(
+    settings: Settings,
+    skills: Sequence[Skill],
+    store: InMemoryNotificationStore,
+    detector: AnomalyDetector,
+    source: str,
+    context: dict[str, Any],
+    listener: Listener | None = None,
+    model: ModelClient | None = None,
+) -> RunResult:
+    """The coordinator over skills run in this process (investigate and replay)."""
+    coordinator = Coordinator(
+        model=model or build_model(settings),
+        store=store,
+        operators=InProcessOperators(skills, store, source=source, detector=detector),
+        compaction_max_tokens=settings.compaction_max_tokens,
+        compaction_keep_last=settings.compaction_keep_last,
+    )
     return await coordinator.run(
         context,
         listener=listener,

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from kubelens.config import Settings
-from kubelens.coordinator import Coordinator, ModelClient, build_model
-from kubelens.coordinator.core import Listener, RunOptions
+from kubelens.coordinator import ModelClient
+from kubelens.coordinator.core import Listener
 from kubelens.detection import AnomalyDetector
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
-from kubelens.local import select_skills
+from kubelens.embedded import InMemoryNotificationStore
+from kubelens.local import run_in_process, select_skills
 from kubelens.models import Notification, RunResult
 from kubelens.scenario import CGROUP_ROOT, HostSample, Scenario
 from kubelens.skills import hostfs
@@ -121,24 +121,11 @@ async def replay(
             host.show(index)
             node_now = [s for s in noded if s.name in chosen]
             await store.add(await asyncio.to_thread(_observe, detector, node_now))
-        coordinator = Coordinator(
-            model=model or build_model(settings),
-            store=store,
-            operators=InProcessOperators(skills, store, source=node, detector=detector),
-            compaction_max_tokens=settings.compaction_max_tokens,
-            compaction_keep_last=settings.compaction_keep_last,
-        )
         context: dict[str, Any] = {"reason": spec.reason, "namespace": spec.namespace}
         if spec.node:
             context["node"] = spec.node
-        return await coordinator.run(
-            context,
-            listener=listener,
-            options=RunOptions(
-                max_iterations=settings.max_iterations,
-                timeout=settings.timeout,
-                skills=[skill.name for skill in skills],
-            ),
+        return await run_in_process(
+            settings, skills, store, detector, node, context, listener, model
         )
 
 

@@ -81,6 +81,17 @@ def kind_info(kind: str) -> KindInfo:
     return info
 
 
+def scoped_namespace(info: KindInfo, namespace: str | None, scope: str | None) -> str | None:
+    """The namespace to read for a kind, refusing one outside the investigation's scope."""
+    if not info.namespaced or scope is None:
+        return namespace
+    if namespace is not None and namespace != scope:
+        raise ClusterSourceError(
+            f"namespace {namespace!r} is outside this investigation's scope ({scope!r})"
+        )
+    return scope
+
+
 @runtime_checkable
 class ClusterSource(Protocol):
     """Read-only access to Kubernetes objects and pod logs."""
@@ -293,15 +304,6 @@ class StaticSource:
     ) -> None:
         self._logs[(namespace, pod, container, previous)] = text
 
-    def _in_scope(self, info: KindInfo, namespace: str | None) -> str | None:
-        if not info.namespaced or self.scope is None:
-            return namespace
-        if namespace is not None and namespace != self.scope:
-            raise ClusterSourceError(
-                f"namespace {namespace!r} is outside this investigation's scope ({self.scope!r})"
-            )
-        return self.scope
-
     def list(
         self,
         kind: str,
@@ -310,7 +312,7 @@ class StaticSource:
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         info = kind_info(kind)
-        namespace = self._in_scope(info, namespace)
+        namespace = scoped_namespace(info, namespace, self.scope)
         found: list[dict[str, Any]] = []
         for obj in self._objects:
             if obj.get("kind") != kind:
@@ -327,7 +329,7 @@ class StaticSource:
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         info = kind_info(kind)
-        namespace = self._in_scope(info, namespace)
+        namespace = scoped_namespace(info, namespace, self.scope)
         for obj in self._objects:
             metadata = obj.get("metadata") or {}
             if obj.get("kind") != kind or metadata.get("name") != name:
@@ -345,7 +347,7 @@ class StaticSource:
         previous: bool = False,
         tail_lines: int = 100,
     ) -> str | None:
-        self._in_scope(KINDS["Pod"], namespace)
+        scoped_namespace(KINDS["Pod"], namespace, self.scope)
         text = self._logs.get((namespace, pod, container, previous))
         if text is None and container is not None:
             text = self._logs.get((namespace, pod, None, previous))
@@ -399,15 +401,6 @@ class KubernetesSource:
             raise ClusterSourceError(f"cannot read {what}: {_describe_failure(exc)}") from exc
         return int(response.status), bytes(payload or b"")
 
-    def _scoped(self, info: KindInfo, namespace: str | None) -> str | None:
-        if not info.namespaced or self.scope is None:
-            return namespace
-        if namespace is not None and namespace != self.scope:
-            raise ClusterSourceError(
-                f"namespace {namespace!r} is outside this investigation's scope ({self.scope!r})"
-            )
-        return self.scope
-
     def list(
         self,
         kind: str,
@@ -416,7 +409,7 @@ class KubernetesSource:
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         info = kind_info(kind)
-        namespace = self._scoped(info, namespace)
+        namespace = scoped_namespace(info, namespace, self.scope)
         path = info.path(namespace)
         what = f"{info.plural}" + (f" in namespace {namespace}" if namespace else "")
         items: list[dict[str, Any]] = []
@@ -445,7 +438,7 @@ class KubernetesSource:
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         info = kind_info(kind)
-        namespace = self._scoped(info, namespace)
+        namespace = scoped_namespace(info, namespace, self.scope)
         if info.namespaced and not namespace:
             raise ClusterSourceError(f"reading {kind} {name!r} needs a namespace")
         what = f"{kind} {namespace}/{name}" if info.namespaced else f"{kind} {name}"
@@ -464,7 +457,7 @@ class KubernetesSource:
         previous: bool = False,
         tail_lines: int = 100,
     ) -> str | None:
-        self._scoped(KINDS["Pod"], namespace)
+        scoped_namespace(KINDS["Pod"], namespace, self.scope)
         query: list[tuple[str, str]] = [
             ("tailLines", str(max(1, tail_lines))),
             ("limitBytes", str(LOG_BYTES_CAP)),
