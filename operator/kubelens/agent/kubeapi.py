@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from kubelens.resources import GROUP, VERSION
+from kubelens.resources import GROUP, VERSION, KubeError
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +38,8 @@ TOKEN_REFRESH_SECONDS = 60.0
 DEFAULT_TIMEOUT = 10.0
 
 
-class KubeApiError(RuntimeError):
-    """A failed API call; ``status`` is the HTTP status (0: no answer at all)."""
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
-
-    @property
-    def not_found(self) -> bool:
-        return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        return self.status == 409
+#: The agent's API errors are the operator's: one type, whichever client raised it.
+KubeApiError = KubeError
 
 
 class KubeConfigError(ValueError):
