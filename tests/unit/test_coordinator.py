@@ -275,3 +275,21 @@ def _no_proxy(monkeypatch: Any) -> None:
     # litellm must reach 127.0.0.1 directly even where a proxy is configured.
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
+
+
+def test_oversized_operator_results_drop_the_largest_snapshots_not_the_json() -> None:
+    from kubelens.coordinator.core import _fit_operator_views
+    from kubelens.models import OperatorResult, ToolStatus
+
+    results = [
+        OperatorResult(skill=f"s{i}", source="n1", status=ToolStatus.OK, summary=f"r{i}",
+                       snapshot={"rows": ["x" * 100] * (10 * (i + 1))})
+        for i in range(6)
+    ]
+    views = _fit_operator_views(results, 20_000)
+    assert len(json.dumps(views)) <= 20_000
+    assert [v["summary"] for v in views] == [f"r{i}" for i in range(6)]
+    omitted = [v["skill"] for v in views if "omitted" in v["snapshot"]]
+    kept = [v["skill"] for v in views if "rows" in v["snapshot"]]
+    assert omitted and kept
+    assert max(int(s[1:]) for s in kept) < min(int(s[1:]) for s in omitted)  # largest go first

@@ -32,7 +32,22 @@ class AnalystModel:
         called = _called_tools(messages)
         turn = sum(1 for m in messages if m.get("role") == "assistant")
         if "invoke_operators" in offered and "invoke_operators" not in called:
-            return _call(turn, "invoke_operators", {"skills": [], "context": "initial sweep"})
+            # One call per skill, all in this turn: each result then fits whole (with its
+            # snapshot) instead of every skill sharing one result's size cap.
+            skills = _offered_skills(messages)
+            if not skills:
+                return _call(turn, "invoke_operators", {"skills": [], "context": "initial sweep"})
+            return Completion(
+                content=None,
+                tool_calls=[
+                    ToolCall(
+                        id=f"call_{turn}_{index}",
+                        name="invoke_operators",
+                        arguments=json.dumps({"skills": [skill], "context": "initial sweep"}),
+                    )
+                    for index, skill in enumerate(skills)
+                ],
+            )
         if "get_notifications" in offered and "get_notifications" not in called:
             return _call(turn, "get_notifications", {"status": "all"})
         notifications = _notifications(messages)
@@ -136,6 +151,23 @@ def _operator_results(messages: list[Message]) -> list[OperatorResult]:
         except ValidationError:
             continue
     return results
+
+
+def _offered_skills(messages: list[Message]) -> list[str]:
+    """Skill names from the opening message's skills section (``- name: description``)."""
+    for message in messages:
+        content = message.get("content")
+        if message.get("role") != "user" or not isinstance(content, str):
+            continue
+        if "Skills (call_skill" not in content:
+            continue
+        section = content.split("Skills (call_skill", 1)[1].split("\n\n", 1)[0]
+        return [
+            line[2:].split(":", 1)[0]
+            for line in section.splitlines()
+            if line.startswith("- ") and ":" in line
+        ]
+    return []
 
 
 def _context(messages: list[Message]) -> dict[str, Any]:

@@ -48,6 +48,9 @@ from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, Skill, cap_resul
 
 log = logging.getLogger(__name__)
 
+#: Characters of operator results handed to the model at once (snapshots give way first).
+OPERATOR_RESULTS_CAP = 24_000
+
 #: How long invoke_operators waits before handing back what has finished; the rest keep
 #: running and are delivered at the start of a later turn.
 OPERATOR_WAIT_SECONDS = 30.0
@@ -281,12 +284,12 @@ class _Run:
         done, _ = await asyncio.wait(tasks, timeout=OPERATOR_WAIT_SECONDS)
         results = self._collect(done)
         still = len(tasks) - len(done)
-        payload: dict[str, Any] = {"results": [_operator_view(r) for r in results]}
+        payload: dict[str, Any] = {"results": _fit_operator_views(results, OPERATOR_RESULTS_CAP)}
         if still:
             payload["still_running"] = still
             payload["note"] = "results of running operators arrive in a later turn"
         return cap_result(
-            ToolResult.ok(payload), DEFAULT_RESULT_CAP * 2, hint="invoke fewer skills at once"
+            ToolResult.ok(payload), OPERATOR_RESULTS_CAP * 2, hint="invoke fewer skills at once"
         )
 
     def _collect(self, finished: set[asyncio.Task[list[OperatorResult]]]) -> list[OperatorResult]:
@@ -320,9 +323,7 @@ class _Run:
             {
                 "role": "user",
                 "content": "Operator results that finished since your last turn (data):\n"
-                + json.dumps([_operator_view(r) for r in results], default=str)[
-                    :DEFAULT_RESULT_CAP
-                ],
+                + json.dumps(_fit_operator_views(results, OPERATOR_RESULTS_CAP), default=str),
             }
         )
 
@@ -502,6 +503,23 @@ def _fit_notifications(items: list[dict[str, Any]], total: int, cap: int) -> dic
 
 def _operator_view(result: OperatorResult) -> dict[str, Any]:
     return result.wire()
+
+
+def _fit_operator_views(results: Sequence[OperatorResult], cap: int) -> list[dict[str, Any]]:
+    """Whole results within ``cap`` characters: the largest snapshots give way first (with
+    a note saying how to get them), so what remains is always valid, readable JSON."""
+    views = [_operator_view(r) for r in results]
+    sizes = [len(json.dumps(v.get("snapshot"), default=str)) for v in views]
+    total = sum(len(json.dumps(v, default=str)) for v in views)
+    for index in sorted(range(len(views)), key=lambda i: sizes[i], reverse=True):
+        if total <= cap or "snapshot" not in views[index]:
+            break
+        views[index]["snapshot"] = {
+            "omitted": f"{sizes[index]} characters; invoke this skill alone or use "
+            "call_skill for detail"
+        }
+        total -= sizes[index] - len(json.dumps(views[index]["snapshot"]))
+    return views
 
 
 def _short(exc: BaseException) -> str:
