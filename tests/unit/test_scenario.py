@@ -210,3 +210,44 @@ def test_df_json_reads_as_statvfs_would(tmp_path: Path) -> None:
     disks = scenario.load(root).samples[0].disks
     assert disks["/"].available == 40 and disks["/"].inodes_used == 9
     assert disks["/var/lib/my data"].available == 4  # df.json may say what root reserves
+
+
+# --- property: any folder content gets a scenario or a ScenarioError, nothing else ----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=4),
+    max_leaves=12,
+)
+_text = st.one_of(
+    _json.map(yaml.safe_dump),
+    st.text(max_size=200),
+    st.sampled_from(["reason: x\nnamespace: ns\n", "- a\n- b\n", "{", "kind: List\nitems: 3\n",
+                     "apiVersion: v1\nkind: Pod\nmetadata: {name: 1}\n"]),
+)
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=_text, cluster=_text, log=st.text(max_size=100), df=_text)
+def test_any_folder_loads_or_is_refused_clearly(
+        tmp_path_factory: pytest.TempPathFactory, spec: str, cluster: str, log: str,
+        df: str) -> None:
+    root = tmp_path_factory.mktemp("scenario")
+    (root / "scenario.yaml").write_text(spec)
+    (root / "cluster").mkdir()
+    (root / "cluster" / "objects.yaml").write_text(cluster)
+    (root / "logs" / "ns" / "pod").mkdir(parents=True)
+    (root / "logs" / "ns" / "pod" / "app.log").write_text(log)
+    (root / "host" / "000").mkdir(parents=True)
+    (root / "host" / "000" / "df.json").write_text(df)
+    try:
+        loaded = scenario.load(root)
+    except ScenarioError as exc:
+        assert str(exc).strip(), "a refusal must say what is wrong"
+    else:
+        assert loaded.spec.reason
