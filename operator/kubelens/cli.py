@@ -90,9 +90,17 @@ def _investigate(settings: Settings, args: argparse.Namespace) -> int:
 
 def _operator(settings: Settings, args: argparse.Namespace) -> int:
     import kopf
+    from kubernetes.config.config_exception import ConfigException
 
+    from kubelens.kube import api_client
     from kubelens.operator import handlers
 
+    try:
+        api_client(settings.kubeconfig).close()
+    except ConfigException as exc:
+        return _fail(
+            f"no cluster to run against ({exc}): run in a pod, or give --kubeconfig or KUBECONFIG"
+        )
     handlers.configure(settings)
     namespaces = settings.watch_namespaces
     asyncio.run(

@@ -88,3 +88,11 @@ def test_every_setting_of_a_command_is_in_its_help(command: str) -> None:
     assert done.returncode == 0
     for name in config.fields_for(command):
         assert "--" + name.replace("_", "-") in done.stdout
+
+
+def test_operator_without_a_cluster_exits_with_one_clear_line(tmp_path: Path) -> None:
+    done = kubelens("operator", "--standalone", "--metrics-port", "0",
+                    env={"KUBECONFIG": str(tmp_path / "missing"), "HOME": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr.startswith("kubelens: no cluster to run against")
+    assert done.stderr.count("\n") == 1
