@@ -96,7 +96,7 @@ def _operator(settings: Settings, args: argparse.Namespace) -> int:
     from kubelens.operator import handlers
 
     try:
-        api_client(settings.kubeconfig).close()
+        api_client(settings.kubeconfig).close()  # type: ignore[no-untyped-call]
     except ConfigException as exc:
         return _fail(
             f"no cluster to run against ({exc}): run in a pod, or give --kubeconfig or KUBECONFIG"
