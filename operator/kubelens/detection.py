@@ -36,6 +36,9 @@ class DetectorSettings:
     max_per_window: int = 60
     #: Readings kept per series for the baseline (a rolling window).
     window: int = 120
+    #: Seconds after which a series with no reading (a process or pod that is gone) is
+    #: forgotten, with its baseline.
+    forget_after: float = 3600.0
 
 
 #: Readings per series kept for the trend a threshold notification carries.
@@ -47,6 +50,9 @@ class _Series:
     values: deque[float]
     last_counter: float | None = None
     over: int = 0
+    #: When the series last had a reading: series of processes and containers that are
+    #: gone are forgotten, so a long-running agent's memory does not grow with churn.
+    updated: float = 0.0
     #: (time, reading) of the last few samples, threshold crossings included: a limit
     #: approached by a steady climb (a leak) reads differently from a sudden spike.
     recent: deque[tuple[float, float]] = field(
@@ -64,6 +70,7 @@ class AnomalyDetector:
     _series: dict[tuple[str, str], _Series] = field(default_factory=dict)
     _fired_at: dict[str, float] = field(default_factory=dict)
     _recent: deque[float] = field(default_factory=deque)
+    _observations: int = 0
 
     def observe(self, skill: Skill, snapshot: dict[str, Any]) -> list[Notification]:
         """Judge one snapshot of one skill; return the notifications it raises."""
@@ -71,11 +78,14 @@ class AnomalyDetector:
         for finding in skill.findings(snapshot):
             notifications.append(self._from_finding(skill.name, finding))
         thresholds = {t.key: t for t in skill.thresholds}
+        now = self.clock()
         for metric in skill.metrics(snapshot):
+            series = self._series_for(metric)
+            series.updated = now
             value = self._reading(metric)
             if value is None:
                 continue
-            self._series_for(metric).recent.append((self.clock(), value))
+            series.recent.append((now, value))
             threshold = thresholds.get(metric.key)
             crossed = self._threshold(skill.name, threshold, metric, value) if threshold else None
             if crossed is not None:
@@ -84,6 +94,9 @@ class AnomalyDetector:
             deviation = self._baseline(skill.name, metric, value)
             if deviation is not None:
                 notifications.append(deviation)
+        self._observations += 1
+        if self._observations % 256 == 0:
+            self.forget_stale()
         return [n for n in notifications if self._admit(n)]
 
     def _reading(self, metric: Metric) -> float | None:
@@ -102,6 +115,21 @@ class AnomalyDetector:
         if series is None:
             series = self._series[key] = _Series(values=deque(maxlen=self.settings.window))
         return series
+
+    def forget_stale(self) -> int:
+        """Drop series and cooldowns not touched for ``forget_after``; returns how many."""
+        now = self.clock()
+        stale = [
+            key
+            for key, series in self._series.items()
+            if series.updated < now - self.settings.forget_after
+        ]
+        for key in stale:
+            del self._series[key]
+        expired = [fp for fp, at in self._fired_at.items() if at < now - self.settings.cooldown]
+        for fp in expired:
+            del self._fired_at[fp]
+        return len(stale)
 
     def _threshold(
         self, skill: str, threshold: Threshold, metric: Metric, value: float
@@ -189,7 +217,11 @@ class AnomalyDetector:
                         )
                     ],
                 )
-        history.append(value)
+        # An outlier building up to a notification is not learned as normal, or three
+        # slow steps would drag the baseline along and never fire; once it has fired,
+        # the new level is learned, so a lasting shift becomes the baseline.
+        if series.over == 0 or notification is not None:
+            history.append(value)
         return notification
 
     def _from_finding(self, skill: str, finding: Finding) -> Notification:
