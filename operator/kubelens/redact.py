@@ -112,6 +112,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Connection strings with Password=... (ADO.NET / JDBC style).
     (re.compile(r"(?i)(pwd|password)=([^;\s]+)"), r"\1=" + MASK),
+    # A bare PEM body line (a key whose BEGIN line was cut off, e.g. by a log tail):
+    # 60-76 base64 characters alone on a line, with both cases and a + or /. Hex digests
+    # (image ids, hashes) have no + or / and stay readable.
+    (
+        re.compile(
+            r"(?m)^[ \t]*(?=[A-Za-z0-9+/]*[+/])(?=[A-Za-z0-9+/]*[a-z])(?=[A-Za-z0-9+/]*[A-Z])"
+            r"[A-Za-z0-9+/]{60,76}={0,2}[ \t]*$"
+        ),
+        MASK,
+    ),
 )
 
 

@@ -158,3 +158,24 @@ def test_redaction_stays_linear_on_long_tokens(text: str) -> None:
     started = time.perf_counter()
     redact_text(text)
     assert time.perf_counter() - started < 0.5
+
+
+def test_pem_body_lines_without_their_begin_line_are_masked() -> None:
+    """A log tail can start inside a key: its bare base64 lines must not leak."""
+    import base64
+
+    body = base64.b64encode(bytes(range(256)) * 2).decode()
+    key_lines = [body[i:i + 64] for i in range(0, 320, 64)]
+    digest = "sha256:" + "0123456789abcdef" * 4
+    text = "\n".join([*key_lines, "-----END PRIVATE KEY-----", digest, "ready"])
+    out = redact_text(text)
+    assert not any(line in out for line in key_lines if ("+" in line or "/" in line))
+    assert digest in out and "ready" in out
+
+
+def test_pem_body_pattern_is_linear_on_long_lines() -> None:
+    import time
+
+    started = time.perf_counter()
+    redact_text(("Ab+" * 50_000) + "\n" + ("Ab+" * 20 + "\n") * 5_000)
+    assert time.perf_counter() - started < 1.0
