@@ -23,5 +23,8 @@ def test_investigate_a_namespace_with_a_kubeconfig(kube_env: KubeEnv) -> None:
     result = json.loads(done.stdout)
     skills = {r["skill"] for r in result["operator_results"]}
     assert skills == {"pods", "events", "logs", "nodes", "workloads"}  # no node skills unasked
+    summaries = {r["skill"]: r["summary"] for r in result["operator_results"]}
+    assert summaries["pods"] == "1 pods (1 Running), 1 with problems"
+    assert all(summaries.values()), summaries
     text = " ".join(i["summary"] + " " + i["rootCauseHypothesis"] for i in result["insights"])
     assert "api-7d9f" in text and "OOM" in text

@@ -107,6 +107,11 @@ class EventsSkill(ClusterSkill):
             snapshot["errors"] = errors
         return snapshot
 
+    def summarize(self, snapshot: Mapping[str, Any]) -> str:
+        reasons = sorted({str(w.get("reason")) for w in snapshot.get("warnings") or []})
+        text = f"{snapshot.get('warning_total', 0)} Warning events"
+        return text + (f" ({', '.join(reasons[:5])})" if reasons else "")
+
     def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
         found: list[Finding] = []
         for group in snapshot.get("warnings") or []:

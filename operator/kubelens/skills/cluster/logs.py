@@ -166,6 +166,12 @@ class LogsSkill(ClusterSkill):
             snapshot["errors"] = errors
         return snapshot
 
+    def summarize(self, snapshot: Mapping[str, Any]) -> str:
+        return (
+            f"{snapshot.get('pods_scanned', 0)} problem pods' logs read, "
+            f"{len(snapshot.get('containers_with_errors') or [])} containers with errors"
+        )
+
     def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
         found: list[Finding] = []
         for entry in snapshot.get("containers_with_errors") or []:

@@ -72,6 +72,14 @@ class NodesSkill(ClusterSkill):
             snapshot["errors"] = errors
         return snapshot
 
+    def summarize(self, snapshot: Mapping[str, Any]) -> str:
+        pressure = ", ".join(sorted(snapshot.get("pressure") or {}))
+        return (
+            f"{snapshot.get('total', 0)} nodes, "
+            f"{len(snapshot.get('not_ready') or [])} not ready"
+            + (f", pressure: {pressure}" if pressure else "")
+        )
+
     def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
         found: list[Finding] = []
         for row in snapshot.get("nodes") or []:

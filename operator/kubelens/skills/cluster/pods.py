@@ -102,6 +102,13 @@ class PodsSkill(ClusterSkill):
             snapshot["errors"] = errors
         return snapshot
 
+    def summarize(self, snapshot: Mapping[str, Any]) -> str:
+        phases = ", ".join(f"{n} {p}" for p, n in (snapshot.get("by_phase") or {}).items())
+        return (
+            f"{snapshot.get('total', 0)} pods ({phases or 'none'}), "
+            f"{snapshot.get('problem_count', 0)} with problems"
+        )
+
     def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
         # The snapshot holds summaries only; findings need the full objects: those the
         # last snapshot read, else (a recorded snapshot) the pods it names read again.

@@ -93,6 +93,13 @@ class WorkloadsSkill(ClusterSkill):
             snapshot["errors"] = errors
         return snapshot
 
+    def summarize(self, snapshot: Mapping[str, Any]) -> str:
+        return (
+            f"{snapshot.get('workloads', 0)} workloads, "
+            f"{len(snapshot.get('incomplete_rollouts') or [])} rollouts incomplete, "
+            f"{len(snapshot.get('unbound_pvcs') or [])} PVCs unbound"
+        )
+
     def findings(self, snapshot: Mapping[str, Any]) -> list[Finding]:
         found: list[Finding] = []
         for row in snapshot.get("incomplete_rollouts") or []:
