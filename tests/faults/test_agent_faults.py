@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from kubelens.agent.client import AgentDirectory, CompositeOperators
 from kubelens.coordinator import Coordinator, LiteLLMClient
@@ -47,38 +46,13 @@ BROKEN = {
 ALL = [UP, *BROKEN]
 
 
-class WrongShapeAgent:
-    """Answers 200 with JSON that is no OperatorResult or ToolResult."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"status": "splendid", "snapshot": ["not", "a", "map"],
-                                  "notificationIds": 7, "data": None})
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
 @pytest.fixture
 async def agents(emulator: Emulator, emulator_crds: list[dict[str, Any]], kube_client: Any,
                  tmp_path: Path) -> AsyncIterator[AgentDirectory]:
     emulator.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": INSTALL_NS}})
     register_tokens(emulator)
     server = make_agent_server(emulator, node_skills(HostPaths()), node_name=UP)
-    slow, html, shape = StubAgent("slow"), StubAgent("garbage"), WrongShapeAgent()
+    slow, html, shape = StubAgent("slow"), StubAgent("garbage"), StubAgent("shape")
     for running in (server, slow, html, shape):
         await running.start()
     seed_agent_pod(emulator, UP, server.port)

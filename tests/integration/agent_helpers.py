@@ -221,7 +221,8 @@ def write_memory(
 
 
 class StubAgent:
-    """An HTTP server on 127.0.0.1 that misbehaves: too slow, or answering garbage."""
+    """An HTTP server on 127.0.0.1 that misbehaves: too slow (``slow``), answering HTML
+    (``garbage``) or JSON of the wrong shape (``shape``)."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -231,6 +232,10 @@ class StubAgent:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if self.mode == "slow":
             await asyncio.sleep(30)
+        if self.mode == "shape":
+            # 200 with JSON that is neither an OperatorResult nor a ToolResult.
+            return web.json_response({"status": "splendid", "snapshot": ["not", "a", "map"],
+                                      "notificationIds": 7, "data": None})
         return web.Response(text="<html>definitely not json</html>", content_type="text/html")
 
     async def start(self) -> None:

@@ -542,12 +542,19 @@ class ContainersSkill(Skill):
             "containers": [self._row(s) for s in containers],
         }
 
-    def throttled(self, limit: int = 10) -> Any:
+    def _tool_stats(self) -> list[CgroupStats] | ToolResult:
+        """Every cgroup's statistics for a tool call, or why there are none."""
         layout = Layout.detect(self.paths.cgroup)
         if layout.memory is None:
             return ToolResult.empty(layout.note)
         self.names.refresh()
         stats, _ = self._collect(layout)
+        return stats
+
+    def throttled(self, limit: int = 10) -> Any:
+        stats = self._tool_stats()
+        if isinstance(stats, ToolResult):
+            return stats
         self._apply_throttle_rates(stats, record=False)
         rows = [s for s in stats if s.cpu_quota_cores is not None or s.cpu_throttled]
         if not rows:
@@ -558,11 +565,9 @@ class ContainersSkill(Skill):
         return [self._entry(s, "cpu") for s in rows[:limit]]
 
     def oom_events(self, limit: int = 20) -> Any:
-        layout = Layout.detect(self.paths.cgroup)
-        if layout.memory is None:
-            return ToolResult.empty(layout.note)
-        self.names.refresh()
-        stats, _ = self._collect(layout)
+        stats = self._tool_stats()
+        if isinstance(stats, ToolResult):
+            return stats
         rows = [s for s in stats if s.oom_kills]
         if not rows:
             return ToolResult.empty(
@@ -573,11 +578,9 @@ class ContainersSkill(Skill):
         return [self._entry(s, "oom") for s in rows[:limit]]
 
     def memory_usage(self, limit: int = 10) -> Any:
-        layout = Layout.detect(self.paths.cgroup)
-        if layout.memory is None:
-            return ToolResult.empty(layout.note)
-        self.names.refresh()
-        stats, _ = self._collect(layout)
+        stats = self._tool_stats()
+        if isinstance(stats, ToolResult):
+            return stats
         rows = [s for s in stats if s.memory_bytes is not None]
         if not rows:
             return ToolResult.empty("no memory statistics readable in the cgroup tree")
