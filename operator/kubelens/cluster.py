@@ -10,5 +10,5 @@ from kubelens.skills.cluster import KubernetesSource, cluster_skills
 
 def cluster_skills_for(settings: Settings) -> list[Skill]:
     """The cluster skills on ``settings.namespace``, reading the kubeconfig's cluster."""
-    source = KubernetesSource(api_client(settings.kubeconfig), namespace=settings.namespace)
+    source = KubernetesSource(api_client(settings.kubeconfig))
     return cluster_skills(source, settings.namespace)

@@ -128,7 +128,7 @@ def record(
     root = _prepare(directory)
     namespace = settings.namespace or _context_namespace(settings.kubeconfig)
     if source is None:
-        source = _live_source(settings, namespace)
+        source = _live_source(settings)
     recorded = Recorded(root)
     _record_cluster(source, namespace, root, recorded)
     node = settings.node_name or socket.gethostname()
@@ -191,7 +191,7 @@ def _context_namespace(kubeconfig: str) -> str:
     return "default"
 
 
-def _live_source(settings: Settings, namespace: str) -> ClusterSource:
+def _live_source(settings: Settings) -> ClusterSource:
     from kubelens.kube import api_client
     from kubelens.skills.cluster.source import KubernetesSource
 
@@ -199,7 +199,7 @@ def _live_source(settings: Settings, namespace: str) -> ClusterSource:
         client = api_client(settings.kubeconfig)
     except Exception as exc:  # the client's config errors have no common base worth naming
         raise RecordError(f"cannot load a kubeconfig: {exc}") from exc
-    return KubernetesSource(client, namespace=namespace)
+    return KubernetesSource(client)
 
 
 # --------------------------------------------------------------------------- cluster

@@ -138,8 +138,8 @@ class Scenario:
         return self.root.name
 
     def source(self) -> StaticSource:
-        """The cluster as the cluster skills will see it: objects and logs, one namespace."""
-        return StaticSource(self.objects, logs=self.logs, namespace=self.spec.namespace)
+        """The cluster as the cluster skills will see it: the recorded objects and logs."""
+        return StaticSource(self.objects, logs=self.logs)
 
 
 def is_scenario(path: Path) -> bool:

@@ -56,7 +56,7 @@ def test_live_source_finds_what_the_static_source_finds(
     for (namespace, pod, container, previous), text in logs.items():
         emulator.set_pod_log(namespace, pod, str(container), text, previous=previous)
 
-    live = found(KubernetesSource(kube_client, namespace="shop"))
+    live = found(KubernetesSource(kube_client))
     recorded = found(StaticSource.from_objects(stored, logs=logs))
     assert live == recorded
     assert ("pod_oom_killed", "Pod/shop/api-7c9d8f6b5-x2x9q") in live["pods"]

@@ -33,7 +33,7 @@ from kubelens.skills.cluster.source import matches_field_selector, matches_label
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "cluster"
 
 
-def load(*names: str, namespace: str | None = None) -> StaticSource:
+def load(*names: str) -> StaticSource:
     """A source from fixture files plus every recorded log (``ns_pod_container[_previous]``)."""
     logs: dict[tuple[str, str, str | None, bool], str] = {}
     for path in (FIXTURES / "logs").glob("*.log"):
@@ -41,7 +41,7 @@ def load(*names: str, namespace: str | None = None) -> StaticSource:
         previous = parts[-1] == "previous"
         namespace_name, pod, container = parts[0], parts[1], parts[2]
         logs[(namespace_name, pod, container, previous)] = path.read_text()
-    return StaticSource.from_files([FIXTURES / n for n in names], logs=logs, namespace=namespace)
+    return StaticSource.from_files([FIXTURES / n for n in names], logs=logs)
 
 
 def findings_of(skill: Skill) -> list[Finding]:
@@ -363,12 +363,12 @@ def test_source_errors_become_error_results_and_snapshot_notes() -> None:
     assert "403" in skill.snapshot()["errors"][0]
 
 
-def test_namespace_scope_is_honoured() -> None:
-    source = load("oom-killed.yaml", "nodes.yaml", namespace="ops")
-    assert source.list("Pod") == []
-    assert len(source.list("Node")) == 3
-    with pytest.raises(ClusterSourceError, match="outside"):
-        source.list("Pod", "shop")
+def test_a_source_reads_one_namespace_or_all() -> None:
+    source = load("oom-killed.yaml", "nodes.yaml")
+    assert source.list("Pod", "ops") == []
+    assert {p["metadata"]["namespace"] for p in source.list("Pod")} == {"shop"}
+    assert len(source.list("Pod", "shop")) == len(source.list("Pod"))
+    assert len(source.list("Node", "ops")) == 3
 
 
 def test_selectors_and_quantities() -> None:
@@ -421,6 +421,10 @@ class FakeApiServer(BaseHTTPRequestHandler):
             more = str(start + 2) if start + 2 < len(self.pods) else ""
             self._send(200, {"kind": "PodList", "apiVersion": "v1",
                              "metadata": {"continue": more}, "items": page})
+        elif url.path == "/api/v1/pods":
+            other = {"metadata": {"name": "dns", "namespace": "kube-system"}}
+            self._send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                             "items": [*self.pods, other]})
         elif url.path == "/api/v1/namespaces/shop/pods/p1":
             self._send(200, {"kind": "Pod", "apiVersion": "v1", **self.pods[1]})
         elif url.path == "/api/v1/namespaces/shop/pods/p1/log":
@@ -455,9 +459,12 @@ def fake_api() -> Iterator[ApiClient]:
 
 
 def test_kubernetes_source_reads_camel_case_pages_and_logs(fake_api: ApiClient) -> None:
-    source = KubernetesSource(fake_api, namespace="shop")
-    pods = source.list("Pod", label_selector="app=web")
+    source = KubernetesSource(fake_api)
+    pods = source.list("Pod", "shop", label_selector="app=web")
     assert [p["metadata"]["name"] for p in pods] == ["p0", "p1", "p2"]
+    # no namespace: the cluster-wide path, every namespace
+    assert [p["metadata"]["name"] for p in source.list("Pod")] == ["p0", "p1", "p2", "dns"]
+    assert any(r.startswith("/api/v1/pods?") for r in FakeApiServer.requests)
     assert all(p["kind"] == "Pod" and p["apiVersion"] == "v1" for p in pods)
     assert any("labelSelector=app%3Dweb" in r for r in FakeApiServer.requests)
     assert source.get("Pod", "shop", "p1") == {"kind": "Pod", "apiVersion": "v1",
@@ -469,13 +476,11 @@ def test_kubernetes_source_reads_camel_case_pages_and_logs(fake_api: ApiClient) 
 
 
 def test_kubernetes_source_turns_failures_into_messages(fake_api: ApiClient) -> None:
-    source = KubernetesSource(fake_api, namespace="shop")
+    source = KubernetesSource(fake_api)
     with pytest.raises(ClusterSourceError, match=r"HTTP 403 forbidden.*cannot list"):
         source.list("Node")
     with pytest.raises(ClusterSourceError, match="HTTP 500 the API server failed: etcdserver"):
-        source.list("Deployment")
-    with pytest.raises(ClusterSourceError, match="outside this investigation's scope"):
-        source.list("Pod", "kube-system")
+        source.list("Deployment", "shop")
     with pytest.raises(ClusterSourceError, match="unknown kind 'Secret'"):
         source.list("Secret")
     result = NodesSkill(source, "shop").call("list_nodes", {})

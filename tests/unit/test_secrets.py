@@ -247,7 +247,7 @@ def build_world(root: Path, secrets: list[Secret]) -> World:
     host = v2_systemd_host(root)
     pids = plant_processes(host, secrets)
     objects, logs = cluster_objects(secrets)
-    source = StaticSource.from_objects(objects, logs=logs, namespace=NAMESPACE)
+    source = StaticSource.from_objects(objects, logs=logs)
     skills = [*node_skills(host.paths), *cluster_skills(source, NAMESPACE)]
     return World(secrets, skills, pids, host.proc)
 

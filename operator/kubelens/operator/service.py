@@ -77,7 +77,7 @@ class OperatorContext:
     def skills_for(self, namespace: str) -> list[Skill]:
         if self.skills_factory is not None:
             return self.skills_factory(namespace)
-        return cluster_skills(KubernetesSource(self.api, namespace=namespace), namespace)
+        return cluster_skills(KubernetesSource(self.api), namespace)
 
     @property
     def known_skills(self) -> set[str]:

@@ -31,12 +31,24 @@ CONFIG_ERROR_REASONS = frozenset(
 FAILING_WAITING_REASONS = IMAGE_PULL_REASONS | CONFIG_ERROR_REASONS | {"CrashLoopBackOff"}
 
 
+#: The ``namespace`` argument every namespaced tool takes.
+NAMESPACE_PARAMETER: dict[str, Any] = {
+    "type": "string",
+    "maxLength": 63,
+    "description": "Namespace to read (default: the investigation's). Any namespace is "
+    "readable, read-only.",
+}
+
+
 class ClusterSkill(Skill):
     """A skill that reads the Kubernetes API through a :class:`ClusterSource`.
 
-    ``namespace`` is the investigation's scope: None reads every namespace the source
-    can see. A source failure inside a tool comes back as an error result carrying the
-    source's message (what was read, and why it failed), never as an exception.
+    ``namespace`` is the investigation's home: the default of every tool, not a wall —
+    a tool given another namespace reads it (read-only, redacted like everything else),
+    and node views read every namespace, because a neighbour pod is part of a node's
+    story. None reads every namespace the source can see. A source failure inside a tool
+    comes back as an error result carrying the source's message (what was read, and why
+    it failed), never as an exception.
     """
 
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
@@ -56,13 +68,14 @@ class ClusterSkill(Skill):
         label_selector: str | None = None,
         field_selector: str | None = None,
         namespace: str | None = None,
+        every_namespace: bool = False,
     ) -> list[dict[str, Any]]:
         """List for a snapshot: a failure is noted in ``errors`` and reads as no objects,
         so one forbidden kind does not blank the whole snapshot."""
         try:
             return self.source.list(
                 kind,
-                namespace or self.namespace,
+                None if every_namespace else namespace or self.namespace,
                 label_selector=label_selector,
                 field_selector=field_selector,
             )
@@ -71,10 +84,25 @@ class ClusterSkill(Skill):
             return []
 
     def list_kind(
+        self,
+        kind: str,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        namespace: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Objects in ``namespace``, by default the investigation's."""
+        return self.source.list(
+            kind,
+            namespace or self.namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+        )
+
+    def list_every_namespace(
         self, kind: str, label_selector: str | None = None, field_selector: str | None = None
     ) -> list[dict[str, Any]]:
         return self.source.list(
-            kind, self.namespace, label_selector=label_selector, field_selector=field_selector
+            kind, None, label_selector=label_selector, field_selector=field_selector
         )
 
     def find(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
@@ -84,6 +112,11 @@ class ClusterSkill(Skill):
             return self.source.get(kind, namespace, name)
         matches = self.source.list(kind, None, field_selector=f"metadata.name={name}")
         return matches[0] if matches else None
+
+    def where(self, namespace: str | None = None) -> str:
+        """The namespace a tool read, as a message names it."""
+        chosen = namespace or self.namespace
+        return f"namespace {chosen}" if chosen else "any namespace"
 
 
 def _source_errors_as_results(function: ToolFunction) -> ToolFunction:
@@ -364,6 +397,9 @@ def pod_line(pod: Mapping[str, Any]) -> dict[str, Any]:
         "restarts": restarts(pod),
         "node": section(pod, "spec").get("nodeName"),
     }
+    owner = owner_of(pod)
+    if owner:
+        row["owner"] = owner
     if status.get("reason"):
         reasons.insert(0, str(status.get("reason")))
     if reasons:

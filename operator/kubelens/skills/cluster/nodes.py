@@ -43,16 +43,19 @@ class NodesSkill(ClusterSkill):
         name = {"properties": {"name": {"type": "string", "maxLength": 253}}, "required": ["name"]}
         self.add_tool(
             "describe_node",
-            "One node: conditions, taints, capacity, requests.",
+            "One node: conditions, taints, capacity, requests of all its pods.",
             name,
             self.describe_node,
         )
-        self.add_tool("pods_on_node", "Pods scheduled on a node.", name, self.pods_on_node)
+        self.add_tool(
+            "pods_on_node", "Every pod on a node, of every namespace.", name, self.pods_on_node
+        )
 
     def snapshot(self) -> dict[str, Any]:
         errors: list[str] = []
         nodes = self.read("Node", errors)
-        pods = [p for p in self.read("Pod", errors) if not is_finished(p)]
+        # every namespace: a node's load is all its pods, not the investigated ones
+        pods = [p for p in self.read("Pod", errors, every_namespace=True) if not is_finished(p)]
         pods_by_node: dict[str, list[Mapping[str, Any]]] = {}
         for pod in pods:
             node = section(pod, "spec").get("nodeName")
@@ -66,8 +69,6 @@ class NodesSkill(ClusterSkill):
             "pressure": {r["name"]: r["pressure"] for r in rows if r["pressure"]},
             "nodes": rows[:SNAPSHOT_NODES],
         }
-        if self.namespace:
-            snapshot["requests_scope"] = f"pods of namespace {self.namespace} only"
         if errors:
             snapshot["errors"] = errors
         return snapshot
@@ -90,7 +91,7 @@ class NodesSkill(ClusterSkill):
         nodes = self.source.list("Node")
         if not nodes:
             return ToolResult.empty("no nodes visible")
-        pods = [p for p in self.list_kind("Pod") if not is_finished(p)]
+        pods = [p for p in self.list_every_namespace("Pod") if not is_finished(p)]
         rows = []
         for node in nodes:
             on_node = [p for p in pods if section(p, "spec").get("nodeName") == name_of(node)]
@@ -110,10 +111,15 @@ class NodesSkill(ClusterSkill):
             return ToolResult.empty(f"no node named {name!r}")
         pods = [
             p
-            for p in self.list_kind("Pod", field_selector=f"spec.nodeName={name}")
+            for p in self.list_every_namespace("Pod", field_selector=f"spec.nodeName={name}")
             if not is_finished(p)
         ]
         row = node_row(node, pods)
+        namespaces: dict[str, int] = {}
+        for pod in pods:
+            namespace = str(section(pod, "metadata").get("namespace") or "")
+            namespaces[namespace] = namespaces.get(namespace, 0) + 1
+        row["pods_by_namespace"] = namespaces
         row["conditions"] = [
             {
                 k: (short(c[k]) if k == "message" else c[k])
@@ -132,7 +138,7 @@ class NodesSkill(ClusterSkill):
         return ToolResult.ok(row)
 
     def pods_on_node(self, name: str) -> ToolResult:
-        pods = self.list_kind("Pod", field_selector=f"spec.nodeName={name}")
+        pods = self.list_every_namespace("Pod", field_selector=f"spec.nodeName={name}")
         if not pods:
             return ToolResult.empty(f"no pods on node {name!r}")
         return ToolResult.ok(limited([pod_line(p) for p in sort_problem_first(pods)], 100))

@@ -12,6 +12,7 @@ from kubelens.skills.base import Finding
 from kubelens.skills.cluster.common import (
     CONFIG_ERROR_REASONS,
     IMAGE_PULL_REASONS,
+    NAMESPACE_PARAMETER,
     ClusterSkill,
     condition,
     container_specs,
@@ -21,6 +22,7 @@ from kubelens.skills.cluster.common import (
     meta,
     name_of,
     namespace_of,
+    owner_of,
     parse_missing_reference,
     parse_quantity,
     pod_line,
@@ -30,7 +32,7 @@ from kubelens.skills.cluster.common import (
     short,
     sort_problem_first,
 )
-from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
+from kubelens.skills.cluster.source import KINDS, ClusterSource, ClusterSourceError
 
 #: Problem pods described in full in a snapshot; the rest are counted.
 SNAPSHOT_PROBLEM_PODS = 15
@@ -52,7 +54,7 @@ class PodsSkill(ClusterSkill):
         self._last_problem_pods: dict[tuple[str | None, str], Mapping[str, Any]] = {}
         self.add_tool(
             "list_pods",
-            "Pods, problems first.",
+            "Pods, problems first. With node: every pod on that node, of every namespace.",
             {
                 "properties": {
                     "phase": {
@@ -60,6 +62,7 @@ class PodsSkill(ClusterSkill):
                         "enum": ["Pending", "Running", "Succeeded", "Failed", "Unknown"],
                     },
                     "node": {"type": "string", "maxLength": 253},
+                    "namespace": NAMESPACE_PARAMETER,
                     "limit": {"type": "integer", "minimum": 1, "maximum": 200},
                 }
             },
@@ -68,14 +71,37 @@ class PodsSkill(ClusterSkill):
         self.add_tool(
             "describe_pod",
             "One pod: containers, states, resources, conditions.",
-            {"properties": {"name": {"type": "string", "maxLength": 253}}, "required": ["name"]},
+            {
+                "properties": {
+                    "name": {"type": "string", "maxLength": 253},
+                    "namespace": NAMESPACE_PARAMETER,
+                },
+                "required": ["name"],
+            },
             self.describe_pod,
         )
         self.add_tool(
             "problem_pods",
             "Pods not ready, restarting, pending or failed.",
-            {"properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 100}}},
+            {
+                "properties": {
+                    "namespace": NAMESPACE_PARAMETER,
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                }
+            },
             self.problem_pods,
+        )
+        self.add_tool(
+            "pod_by_uid",
+            "Name the pod behind a pod UID or container ID (as cgroups and processes show "
+            "them), in any namespace: namespace, node and owner chain.",
+            {
+                "properties": {
+                    "uid": {"type": "string", "maxLength": 100},
+                    "container_id": {"type": "string", "maxLength": 200},
+                }
+            },
+            self.pod_by_uid,
         )
 
     # ------------------------------------------------------------------ snapshot
@@ -128,26 +154,35 @@ class PodsSkill(ClusterSkill):
     # ------------------------------------------------------------------ tools
 
     def list_pods(
-        self, phase: str | None = None, node: str | None = None, limit: int = 50
+        self,
+        phase: str | None = None,
+        node: str | None = None,
+        namespace: str | None = None,
+        limit: int = 50,
     ) -> ToolResult:
         selectors = []
         if phase:
             selectors.append(f"status.phase={phase}")
         if node:
             selectors.append(f"spec.nodeName={node}")
-        pods = self.list_kind("Pod", field_selector=",".join(selectors) or None)
+        field_selector = ",".join(selectors) or None
+        if node and not namespace:
+            # a node view: the neighbours from other namespaces share its CPU and memory
+            pods = self.list_every_namespace("Pod", field_selector=field_selector)
+        else:
+            pods = self.list_kind("Pod", field_selector=field_selector, namespace=namespace)
         if not pods:
             return ToolResult.empty(
                 "no pods match"
                 + (f" (phase={phase})" if phase else "")
-                + (f" (node={node})" if node else "")
+                + (f" (node={node})" if node else f" in {self.where(namespace)}")
             )
         return ToolResult.ok(limited([pod_line(p) for p in sort_problem_first(pods)], limit))
 
-    def describe_pod(self, name: str) -> ToolResult:
-        pod = self.find("Pod", name)
+    def describe_pod(self, name: str, namespace: str | None = None) -> ToolResult:
+        pod = self.find("Pod", name, namespace)
         if pod is None:
-            return ToolResult.empty(f"no pod named {name!r} in {self.namespace or 'any namespace'}")
+            return ToolResult.empty(f"no pod named {name!r} in {self.where(namespace)}")
         described = pod_summary(pod)
         spec = section(pod, "spec")
         described["configRefs"] = config_references(pod)
@@ -170,11 +205,82 @@ class PodsSkill(ClusterSkill):
             described["annotations"] = annotations
         return ToolResult.ok(described)
 
-    def problem_pods(self, limit: int = 20) -> ToolResult:
-        pods = [p for p in sort_problem_first(self.list_kind("Pod")) if is_problem_pod(p)]
-        if not pods:
-            return ToolResult.empty("every pod is ready and none has restarted")
-        return ToolResult.ok(limited([pod_summary(p) for p in pods], limit))
+    def problem_pods(self, namespace: str | None = None, limit: int = 20) -> ToolResult:
+        pods = self.list_kind("Pod", namespace=namespace)
+        problems = [p for p in sort_problem_first(pods) if is_problem_pod(p)]
+        if not problems:
+            return ToolResult.empty(
+                f"every pod in {self.where(namespace)} is ready and none has restarted"
+            )
+        return ToolResult.ok(limited([pod_summary(p) for p in problems], limit))
+
+    def pod_by_uid(self, uid: str | None = None, container_id: str | None = None) -> ToolResult:
+        if not uid and not container_id:
+            return ToolResult.fail("give uid (a pod UID) or container_id")
+        wanted_uid = normal_pod_uid(uid) if uid else None
+        wanted_container = normal_container_id(container_id) if container_id else None
+        for pod in self.list_every_namespace("Pod"):
+            container = None
+            if wanted_container:
+                container = container_with_id(pod, wanted_container)
+                if container is None:
+                    continue
+            if wanted_uid and normal_pod_uid(str(meta(pod).get("uid") or "")) != wanted_uid:
+                continue
+            found = {**pod_line(pod), "uid": meta(pod).get("uid")}
+            if container:
+                found["container"] = container
+            found["owners"] = self.owner_chain(pod)
+            return ToolResult.ok(found)
+        asked = f"uid {uid}" if uid else f"container id {container_id}"
+        return ToolResult.empty(
+            f"no pod with {asked} in any namespace (it may have been deleted since)"
+        )
+
+    def owner_chain(self, obj: Mapping[str, Any]) -> list[str]:
+        """``Kind/name`` of each controlling owner up the chain (ReplicaSet, Deployment;
+        Job, CronJob), as far as the owners are readable kinds that still exist."""
+        chain: list[str] = []
+        namespace = namespace_of(obj)
+        current: Mapping[str, Any] | None = obj
+        while current is not None and len(chain) < 5:
+            owner = owner_of(current)
+            if owner is None:
+                break
+            chain.append(owner)
+            kind, _, name = owner.partition("/")
+            current = self.source.get(kind, namespace, name) if kind in KINDS else None
+        return chain
+
+
+# ---------------------------------------------------------------------- lookups
+
+
+def normal_pod_uid(text: str) -> str:
+    """A pod UID as the API has it, from the forms cgroup paths use
+    (``pod1f2e…``, systemd's ``kubepods-pod1f2e_…slice``)."""
+    value = text.strip().lower()
+    value = re.sub(r"^.*pod(?=[0-9a-f]{8}[-_])", "", value)
+    value = value.removesuffix(".slice")
+    return value.replace("_", "-")
+
+
+def normal_container_id(text: str) -> str:
+    """A bare container ID from ``containerd://…``, ``cri-containerd-….scope`` and kin."""
+    value = text.strip().lower().rsplit("://", 1)[-1]
+    value = re.sub(r"^(?:cri-containerd-|crio-|docker-|containerd-)", "", value)
+    return value.removesuffix(".scope")
+
+
+def container_with_id(pod: Mapping[str, Any], wanted: str) -> str | None:
+    """The name of the pod's container whose ID is ``wanted`` (or starts with it)."""
+    if len(wanted) < 12:
+        return None
+    for status in container_statuses(pod):
+        known = normal_container_id(str(status.get("containerID") or ""))
+        if known and known.startswith(wanted):
+            return str(status.get("name"))
+    return None
 
 
 # ---------------------------------------------------------------------- findings

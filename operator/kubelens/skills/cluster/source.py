@@ -5,6 +5,11 @@ items of ``kubectl get -o json`` (camelCase keys, ``apiVersion``/``kind``/``meta
 ``spec``/``status``), so the skills read one shape whether the objects come from a live
 API server (:class:`KubernetesSource`) or from files recorded with
 ``kubectl get -o yaml`` (:class:`StaticSource`). Secrets are never a readable kind.
+
+A source has no namespace scope of its own: ``namespace=None`` reads every namespace, so
+a dependency in another namespace (the Service called, cluster DNS, a neighbour pod on the
+same node) can be checked. Which namespace an investigation is about is the skills' concern
+(their ``namespace``: the default for their tools, never a wall).
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ KINDS: dict[str, KindInfo] = {
     "DaemonSet": KindInfo("apps", "v1", "daemonsets", True),
     "ReplicaSet": KindInfo("apps", "v1", "replicasets", True),
     "Job": KindInfo("batch", "v1", "jobs", True),
+    "CronJob": KindInfo("batch", "v1", "cronjobs", True),
+    "EndpointSlice": KindInfo("discovery.k8s.io", "v1", "endpointslices", True),
     "HorizontalPodAutoscaler": KindInfo("autoscaling", "v2", "horizontalpodautoscalers", True),
     "StorageClass": KindInfo("storage.k8s.io", "v1", "storageclasses", False),
 }
@@ -81,17 +88,6 @@ def kind_info(kind: str) -> KindInfo:
     return info
 
 
-def scoped_namespace(info: KindInfo, namespace: str | None, scope: str | None) -> str | None:
-    """The namespace to read for a kind, refusing one outside the investigation's scope."""
-    if not info.namespaced or scope is None:
-        return namespace
-    if namespace is not None and namespace != scope:
-        raise ClusterSourceError(
-            f"namespace {namespace!r} is outside this investigation's scope ({scope!r})"
-        )
-    return scope
-
-
 @runtime_checkable
 class ClusterSource(Protocol):
     """Read-only access to Kubernetes objects and pod logs."""
@@ -103,7 +99,7 @@ class ClusterSource(Protocol):
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Objects of ``kind`` (all namespaces in scope when ``namespace`` is None)."""
+        """Objects of ``kind``; every namespace when ``namespace`` is None."""
         ...
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
@@ -220,9 +216,7 @@ class StaticSource:
         self,
         objects: Iterable[Mapping[str, Any]] = (),
         logs: Mapping[LogKey, str] | None = None,
-        namespace: str | None = None,
     ) -> None:
-        self.scope = namespace
         self._objects: list[dict[str, Any]] = []
         self._positions: dict[tuple[str, str, str], int] = {}
         for obj in objects:
@@ -234,36 +228,33 @@ class StaticSource:
         cls,
         objects: Iterable[Mapping[str, Any]],
         logs: Mapping[LogKey, str] | None = None,
-        namespace: str | None = None,
     ) -> StaticSource:
-        return cls(objects, logs=logs, namespace=namespace)
+        return cls(objects, logs=logs)
 
     @classmethod
     def from_yaml(
         cls,
         texts: Iterable[str],
         logs: Mapping[LogKey, str] | None = None,
-        namespace: str | None = None,
     ) -> StaticSource:
         """Objects from YAML texts (``kubectl get -o yaml`` output, multi-document files)."""
         objects: list[Mapping[str, Any]] = []
         for text in texts:
             objects.extend(doc for doc in yaml.safe_load_all(text) if isinstance(doc, Mapping))
-        return cls(objects, logs=logs, namespace=namespace)
+        return cls(objects, logs=logs)
 
     @classmethod
     def from_files(
         cls,
         paths: Iterable[Path],
         logs: Mapping[LogKey, str] | None = None,
-        namespace: str | None = None,
     ) -> StaticSource:
         """Objects from ``.yaml``/``.yml``/``.json`` files."""
         texts: list[str] = []
         for path in paths:
             text = path.read_text(encoding="utf-8")
             texts.append(json.dumps(json.loads(text)) if path.suffix == ".json" else text)
-        return cls.from_yaml(texts, logs=logs, namespace=namespace)
+        return cls.from_yaml(texts, logs=logs)
 
     def add(self, obj: Mapping[str, Any]) -> None:
         """Add one object; ``List`` documents (``kind: List``, ``PodList``) are unpacked."""
@@ -312,7 +303,6 @@ class StaticSource:
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         info = kind_info(kind)
-        namespace = scoped_namespace(info, namespace, self.scope)
         found: list[dict[str, Any]] = []
         for obj in self._objects:
             if obj.get("kind") != kind:
@@ -329,7 +319,6 @@ class StaticSource:
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         info = kind_info(kind)
-        namespace = scoped_namespace(info, namespace, self.scope)
         for obj in self._objects:
             metadata = obj.get("metadata") or {}
             if obj.get("kind") != kind or metadata.get("name") != name:
@@ -347,7 +336,6 @@ class StaticSource:
         previous: bool = False,
         tail_lines: int = 100,
     ) -> str | None:
-        scoped_namespace(KINDS["Pod"], namespace, self.scope)
         text = self._logs.get((namespace, pod, container, previous))
         if text is None and container is not None:
             text = self._logs.get((namespace, pod, None, previous))
@@ -373,12 +361,10 @@ class KubernetesSource:
     def __init__(
         self,
         api_client: Any,
-        namespace: str | None = None,
         request_timeout: float = 15.0,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> None:
         self.api_client = api_client
-        self.scope = namespace
         self.request_timeout = request_timeout
         self.max_items = max_items
 
@@ -409,7 +395,6 @@ class KubernetesSource:
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         info = kind_info(kind)
-        namespace = scoped_namespace(info, namespace, self.scope)
         path = info.path(namespace)
         what = f"{info.plural}" + (f" in namespace {namespace}" if namespace else "")
         items: list[dict[str, Any]] = []
@@ -438,7 +423,6 @@ class KubernetesSource:
 
     def get(self, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
         info = kind_info(kind)
-        namespace = scoped_namespace(info, namespace, self.scope)
         if info.namespaced and not namespace:
             raise ClusterSourceError(f"reading {kind} {name!r} needs a namespace")
         what = f"{kind} {namespace}/{name}" if info.namespaced else f"{kind} {name}"
@@ -457,7 +441,6 @@ class KubernetesSource:
         previous: bool = False,
         tail_lines: int = 100,
     ) -> str | None:
-        scoped_namespace(KINDS["Pod"], namespace, self.scope)
         query: list[tuple[str, str]] = [
             ("tailLines", str(max(1, tail_lines))),
             ("limitBytes", str(LOG_BYTES_CAP)),
