@@ -44,7 +44,8 @@ class ZeroLatencyModel:
         self.first_request: tuple[list[Message], list[ToolSchema]] | None = None
         self._last = 0.0
 
-    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+    async def complete(self, messages: list[Message], tools: list[ToolSchema],
+                       evidence: Any = None) -> Completion:
         now = time.perf_counter()
         if self._last:
             self.turn_times.append(now - self._last)

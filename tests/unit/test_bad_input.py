@@ -237,7 +237,8 @@ class ReplayModel:
         self.turns.append([ToolCall(id="final", name="done", arguments="{}")])
         self.seen: list[list[Message]] = []
 
-    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+    async def complete(self, messages: list[Message], tools: list[ToolSchema],
+                       evidence: Any = None) -> Completion:
         self.seen.append(list(messages))
         calls = self.turns.pop(0) if self.turns else [ToolCall("again", "done", "{}")]
         return Completion(content=None, tool_calls=calls)

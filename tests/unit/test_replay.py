@@ -160,3 +160,18 @@ def test_every_setting_of_a_command_is_in_its_help(command: str) -> None:
     for name in config.fields_for(command):
         flag = "--" + name.replace("_", "-")
         assert flag in done.stdout
+
+
+def test_the_rule_based_analyst_reads_evidence_not_the_prompts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rewording the prompts (or a context too long for the opening message) cannot change
+    what the analyst concludes: it reasons from the run's ledger, not the conversation."""
+    from kubelens.coordinator import prompts
+
+    loaded = scenario.load(SCENARIOS / "pvc-pending")
+    plain = asyncio.run(replay(loaded))
+    monkeypatch.setattr(prompts, "SYSTEM_PROMPT", "Be brief.")
+    monkeypatch.setattr(prompts, "first_message", lambda *args: "Investigate.")
+    reworded = asyncio.run(replay(loaded))
+    assert plain.insights, "the pvc-pending scenario yields an insight"
+    assert [i.summary for i in reworded.insights] == [i.summary for i in plain.insights]

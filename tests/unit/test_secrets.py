@@ -298,9 +298,10 @@ class Recording:
         self.name = model.name
         self.sent: list[list[Message]] = []
 
-    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+    async def complete(self, messages: list[Message], tools: list[ToolSchema],
+                       evidence: Any = None) -> Completion:
         self.sent.append(json.loads(json.dumps(messages, default=str)))
-        completion: Completion = await self.model.complete(messages, tools)
+        completion: Completion = await self.model.complete(messages, tools, evidence)
         return completion
 
     def count_tokens(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> int:

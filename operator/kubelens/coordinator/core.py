@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kubelens.coordinator import prompts
+from kubelens.coordinator.ledger import Ledger
 from kubelens.coordinator.llm import (
     Completion,
     LiteLLMClient,
@@ -119,6 +120,9 @@ class _Run:
         self.text_only_turns = 0
         self.done = False
         self.allowed_skills = self._allowed_skills()
+        self.ledger = Ledger(
+            context=context, skills=[], operator_results=self.result.operator_results
+        )
 
     def _allowed_skills(self) -> set[str]:
         available = {skill["name"] for skill in self.operators.catalog()}
@@ -139,6 +143,7 @@ class _Run:
 
     async def execute(self) -> RunResult:
         catalog = [s for s in self.operators.catalog() if s["name"] in self.allowed_skills]
+        self.ledger.skills = [s["name"] for s in catalog]
         unread = await self.store.list(NotificationState.UNREAD)
         self.messages = [
             {"role": "system", "content": prompts.SYSTEM_PROMPT},
@@ -203,7 +208,7 @@ class _Run:
 
     async def _complete(self, tools: list[dict[str, Any]]) -> Completion:
         try:
-            completion = await self.model.complete(self.messages, tools)
+            completion = await self.model.complete(self.messages, tools, self.ledger)
         except ModelError as exc:
             raise _Finished(RunOutcome.FAILED, str(exc)) from None
         self.result.usage.add(completion.usage)
@@ -222,6 +227,7 @@ class _Run:
     # --- tools ---------------------------------------------------------------------
 
     async def _dispatch(self, call: ToolCall) -> ToolResult:
+        self.ledger.calls.append(call.name)
         handler = _HANDLERS.get(call.name)
         if handler is None:
             return ToolResult.fail(
@@ -254,6 +260,7 @@ class _Run:
         if not notifications:
             return ToolResult.empty(f"no {status} notifications")
         ranked = sorted(notifications, key=lambda n: n.severity.rank, reverse=True)
+        self.ledger.saw(ranked)
         payload = _fit_notifications(
             [_notification_view(n) for n in ranked[:50]], len(notifications), DEFAULT_RESULT_CAP
         )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from kubelens.coordinator.ledger import Ledger
 from kubelens.models import Usage
 from kubelens.redact import redact_text
 
@@ -55,8 +56,13 @@ class ModelClient(Protocol):
         """What status and reports call this model."""
         ...
 
-    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
-        """One turn: the conversation so far in, an answer (text and/or tool calls) out."""
+    async def complete(
+        self, messages: list[Message], tools: list[ToolSchema], evidence: Ledger | None = None
+    ) -> Completion:
+        """One turn: the conversation so far in, an answer (text and/or tool calls) out.
+
+        ``evidence`` is the run's :class:`Ledger` (the same investigation as objects);
+        a language model reads the conversation and ignores it."""
         ...
 
     def count_tokens(
@@ -115,7 +121,9 @@ class LiteLLMClient:
     def name(self) -> str:
         return self.model
 
-    async def complete(self, messages: list[Message], tools: list[ToolSchema]) -> Completion:
+    async def complete(
+        self, messages: list[Message], tools: list[ToolSchema], evidence: Ledger | None = None
+    ) -> Completion:
         import litellm
 
         # litellm prints help banners to stdout on errors; stdout belongs to our output.
