@@ -2,7 +2,8 @@
 
 A grade is plain data: did one insight name the root cause (a keyword of every group),
 mention the expected objects and carry enough confidence; or, for a healthy scenario,
-was nothing invented. Each row also carries what the run cost: tokens, money, time.
+was nothing invented. Each row also carries what the run cost: tokens, money, time, and
+the scenario's class and tags, so pass rates can be read per part of the taxonomy.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from kubelens import scenario as scenarios
 from kubelens.config import Settings
 from kubelens.coordinator import ModelClient
-from kubelens.models import Insight, RunOutcome, RunResult
+from kubelens.models import Confidence, Insight, RunOutcome, RunResult
 from kubelens.replay import replay
 from kubelens.scenario import Expectation, Scenario, ScenarioError
 
@@ -38,6 +39,8 @@ class EvalRow:
     cost: float
     latency_s: float
     outcome: str
+    scenario_class: str = ""
+    tags: tuple[str, ...] = ()
 
     @property
     def tokens(self) -> int:
@@ -52,11 +55,19 @@ def grade(result: RunResult, expect: Expectation) -> Grade:
         if result.outcome is RunOutcome.DONE
         else (f" (run ended {result.outcome.value}: {result.message})")
     )
-    if expect.no_insight:
-        if not insights:
-            return Grade(True, "no insight, as expected" + ended)
+    if expect.max_insights is not None and len(insights) > expect.max_insights:
         return Grade(
-            False, f"expected no insight, got {len(insights)}: {_clip(insights[0].summary)}"
+            False,
+            f"{len(insights)} insights, at most {expect.max_insights} expected: "
+            + _clip(insights[0].summary),
+        )
+    if expect.no_insight:
+        confident = [i for i in insights if i.confidence.rank >= Confidence.MEDIUM.rank]
+        if not confident:
+            return Grade(True, "no insight of medium or high confidence, as expected" + ended)
+        return Grade(
+            False,
+            f"expected no confident insight, got {len(confident)}: {_clip(confident[0].summary)}",
         )
     if not insights:
         return Grade(False, "no insight" + ended)
@@ -146,6 +157,8 @@ async def evaluate(
         cost=usage.cost,
         latency_s=round(latency, 3),
         outcome=result.outcome.value,
+        scenario_class=str(scenario.spec.scenario_class or ""),
+        tags=tuple(str(tag) for tag in scenario.spec.tags),
     )
     return row, result
 
@@ -161,6 +174,34 @@ async def evaluate_all(
 
 def pass_rate(rows: Sequence[EvalRow]) -> str:
     return f"{sum(row.passed for row in rows)}/{len(rows)}"
+
+
+#: The group of scenarios without a class in the per-class table.
+UNCLASSIFIED = "(none)"
+
+
+def by_class(rows: Sequence[EvalRow]) -> dict[str, list[EvalRow]]:
+    """Rows grouped by scenario class, classes in name order."""
+    groups: dict[str, list[EvalRow]] = {}
+    for row in sorted(rows, key=lambda r: r.scenario_class or UNCLASSIFIED):
+        groups.setdefault(row.scenario_class or UNCLASSIFIED, []).append(row)
+    return groups
+
+
+def by_tag(rows: Sequence[EvalRow]) -> dict[str, list[EvalRow]]:
+    """Rows grouped by tag (a row with two tags counts in both), tags in name order."""
+    groups: dict[str, list[EvalRow]] = {}
+    for tag in sorted({tag for row in rows for tag in row.tags}):
+        groups[tag] = [row for row in rows if tag in row.tags]
+    return groups
+
+
+def breakdown_table(rows: Sequence[EvalRow]) -> str:
+    """Pass rate per class, then per tag: ``class memory 2/3`` lines, aligned."""
+    lines = [("class", name, pass_rate(group)) for name, group in by_class(rows).items()]
+    lines += [("tag", name, pass_rate(group)) for name, group in by_tag(rows).items()]
+    width = max((len(name) for _, name, _ in lines), default=0)
+    return "".join(f"{kind:<5}  {name.ljust(width)}  {rate}\n" for kind, name, rate in lines)
 
 
 def as_table(rows: Sequence[EvalRow]) -> str:
@@ -185,11 +226,18 @@ def as_table(rows: Sequence[EvalRow]) -> str:
             "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells[:6])) + "  " + cells[6]
         )
     out.append("")
+    out.append(breakdown_table(rows))
     out.append(f"eval_pass_rate {pass_rate(rows)}")
     return "\n".join(out) + "\n"
 
 
 def as_json(rows: Sequence[EvalRow]) -> str:
     return json.dumps(
-        {"scenarios": [asdict(row) for row in rows], "eval_pass_rate": pass_rate(rows)}, indent=2
+        {
+            "scenarios": [asdict(row) for row in rows],
+            "eval_pass_rate": pass_rate(rows),
+            "byClass": {name: pass_rate(group) for name, group in by_class(rows).items()},
+            "byTag": {name: pass_rate(group) for name, group in by_tag(rows).items()},
+        },
+        indent=2,
     )

@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -51,18 +52,63 @@ class ScenarioError(ValueError):
     """A scenario folder that cannot be replayed; the message names the file and the problem."""
 
 
+class ScenarioClass(StrEnum):
+    """The failure taxonomy the evals are counted by (``class`` in scenario.yaml)."""
+
+    MEMORY = "memory"
+    CPU = "cpu"
+    NOISY_NEIGHBOUR = "noisy-neighbour"
+    PIDS = "pids"
+    INODES = "inodes"
+    DISK = "disk"
+    PROBE = "probe"
+    DNS = "dns"
+    NETWORK = "network"
+    STORAGE = "storage"
+    CONFIG = "config"
+    IMAGE = "image"
+    SCHEDULING = "scheduling"
+    JOB = "job"
+    ROLLOUT = "rollout"
+    NODE = "node"
+    HEALTHY = "healthy"
+
+
+class ScenarioTag(StrEnum):
+    """What makes an incident hard to explain (``tags`` in scenario.yaml)."""
+
+    #: The cause is one or more dependency hops from the alerting object.
+    MULTI_HOP = "multi-hop"
+    #: The culprit is not the alerting pod.
+    CULPRIT_ELSEWHERE = "culprit-elsewhere"
+    #: Nothing would raise a kubelens Notification; only objects and logs show it.
+    NO_NOTIFICATION = "no-notification"
+
+
+def _one_of(value: object, allowed: type[StrEnum], what: str) -> object:
+    """Reject an unknown value with the allowed ones listed (pydantic's enum text is long)."""
+    names = [member.value for member in allowed]
+    if isinstance(value, str) and value not in names:
+        raise ValueError(f"{value!r} is not a {what}; allowed: {', '.join(names)}")
+    return value
+
+
 class Expectation(WireModel):
     """What a grader checks in a run's insights (``expect`` in scenario.yaml).
 
     One insight must carry a keyword of every ``rootCause`` group in its summary or root
     cause hypothesis, mention every name in ``subjects`` and have at least
-    ``minConfidence``; or, with ``noInsight``, the run must produce no insight at all.
+    ``minConfidence``; or, with ``noInsight``, no insight may reach medium confidence
+    (a low-confidence remark about a healthy namespace is not a diagnosis). With
+    ``maxInsights`` the run may report at most that many insights: one per causal chain,
+    not one per symptom.
     """
 
     root_cause: list[list[str]] = Field(default_factory=list)
     subjects: list[str] = Field(default_factory=list)
     min_confidence: Confidence | None = None
     no_insight: bool = False
+    max_insights: int | None = Field(None, ge=0)
 
     @field_validator("root_cause")
     @classmethod
@@ -96,6 +142,24 @@ class ScenarioSpec(WireModel):
     sample_interval: float = Field(15.0, gt=0, le=3600)
     recorded_at: datetime | None = None
     expect: Expectation | None = None
+    #: Where the incident sits in the failure taxonomy; evals are counted by it.
+    scenario_class: ScenarioClass | None = Field(None, alias="class")
+    tags: list[ScenarioTag] = Field(default_factory=list)
+
+    @field_validator("scenario_class", mode="before")
+    @classmethod
+    def _known_class(cls, value: object) -> object:
+        return _one_of(value, ScenarioClass, "scenario class")
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _known_tags(cls, value: object) -> object:
+        if isinstance(value, list):
+            for tag in value:
+                _one_of(tag, ScenarioTag, "scenario tag")
+            if len(set(map(str, value))) != len(value):
+                raise ValueError("lists a tag more than once")
+        return value
 
     @field_validator("namespace")
     @classmethod

@@ -1,7 +1,10 @@
 """Evals: every scenario replayed and graded, three ways.
 
 1. The rule-based analyst (always): each scenario is a regression case, and the analyst
-   must pass at least 12 of the 15 required incidents overall.
+   must pass at least 12 of the 15 required incidents overall. A scenario the analyst
+   cannot explain yet is listed in ``KNOWN_GAPS`` with why, and runs as a strict xfail:
+   when it starts passing the test fails, so the entry is removed. The pass rate per
+   class and per tag is printed at the end of the run.
 2. A scripted model (always): for a few scenarios, the tool calls a good model makes
    (``model_transcript.yaml``) are served by an OpenAI-compatible server on 127.0.0.1, so
    the coordinator drives litellm's real request path, and the outcome is graded.
@@ -23,6 +26,7 @@ from kubelens import config, evals, scenario
 from kubelens.coordinator import LiteLLMClient
 from kubelens.evals import EvalRow
 from tests.evals import transcripts
+from tests.evals.conftest import report_at_end
 from tests.llm_server import ScriptedLLM
 
 pytestmark = pytest.mark.evals
@@ -39,6 +43,15 @@ REQUIRED = (
     "fork-storm", "failed-rollout", "healthy",
 )
 
+#: Scenarios the rule-based analyst does not pass yet: name → why, in one line.
+KNOWN_GAPS: dict[str, str] = {}
+
+
+def _rule_based_case(name: str) -> object:
+    if name not in KNOWN_GAPS:
+        return name
+    return pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_GAPS[name], strict=True))
+
 
 @pytest.fixture(scope="module")
 def rule_based() -> dict[str, EvalRow]:
@@ -46,6 +59,7 @@ def rule_based() -> dict[str, EvalRow]:
     loaded = evals.load_for_eval([SCENARIOS])
     rows = asyncio.run(evals.evaluate_all(loaded))
     print("\n" + evals.as_table(rows))
+    report_at_end(evals.breakdown_table(rows) + f"eval_pass_rate {evals.pass_rate(rows)}\n")
     return {row.scenario: row for row in rows}
 
 
@@ -54,7 +68,17 @@ def test_the_required_incidents_are_all_there() -> None:
     assert len(SCRIPTED) >= 3
 
 
-@pytest.mark.parametrize("name", NAMES)
+def test_every_scenario_has_a_class() -> None:
+    """The per-class pass rate counts every scenario once."""
+    unclassified = [n for n in NAMES if scenario.load(SCENARIOS / n).spec.scenario_class is None]
+    assert not unclassified, f"add class: to {unclassified}"
+
+
+def test_known_gaps_name_scenarios() -> None:
+    assert not set(KNOWN_GAPS) - set(NAMES), "KNOWN_GAPS names a scenario that does not exist"
+
+
+@pytest.mark.parametrize("name", [_rule_based_case(name) for name in NAMES])
 def test_rule_based_analyst(name: str, rule_based: dict[str, EvalRow]) -> None:
     row = rule_based[name]
     assert row.outcome == "done"

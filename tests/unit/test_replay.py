@@ -94,11 +94,27 @@ def test_grade_needs_one_insight_with_every_group_subject_and_confidence() -> No
     assert evals.grade(failed, expect).why == "no insight (run ended failed: model unreachable)"
 
 
-def test_grade_of_a_healthy_scenario_refuses_any_insight() -> None:
+def test_grade_of_a_healthy_scenario_refuses_any_confident_insight() -> None:
     expect = Expectation(no_insight=True)
     assert evals.grade(RunResult(), expect).passed
-    verdict = evals.grade(RunResult(insights=[insight("a hunch")]), expect)
-    assert not verdict.passed and verdict.why == "expected no insight, got 1: a hunch"
+    # A low-confidence remark is not a diagnosis; medium or high is.
+    assert evals.grade(RunResult(insights=[insight("a hunch", confidence=Confidence.LOW)]),
+                       expect).passed
+    verdict = evals.grade(RunResult(insights=[insight("a hunch", confidence=Confidence.MEDIUM)]),
+                          expect)
+    assert not verdict.passed and verdict.why == "expected no confident insight, got 1: a hunch"
+
+
+def test_grade_with_max_insights_refuses_one_insight_per_symptom() -> None:
+    expect = Expectation(root_cause=[["storageclass"]], max_insights=1)
+    chain = insight("api down: its database's StorageClass fast-ssd does not exist")
+    assert evals.grade(RunResult(insights=[chain]), expect).passed
+    verdict = evals.grade(RunResult(insights=[chain, insight("api crash-looping")]), expect)
+    assert not verdict.passed
+    assert verdict.why.startswith("2 insights, at most 1 expected: api down")
+    quiet = Expectation(no_insight=True, max_insights=0)
+    assert not evals.grade(RunResult(insights=[insight("x", confidence=Confidence.LOW)]),
+                           quiet).passed
 
 
 def test_replay_command_prints_the_investigate_report() -> None:
@@ -136,9 +152,13 @@ def test_eval_command_prints_a_table_and_the_pass_rate(tmp_path: Path) -> None:
     assert lines[1].split()[:2] == ["pvc-pending", "pass"]
     assert lines[2].split()[:3] == ["wrong", "FAIL", "0"] and lines[2].endswith("no insight")
     assert lines[-1] == "eval_pass_rate 1/2"
+    # Per class (the copy of healthy keeps its class) and per tag.
+    assert "class  healthy    0/1" in lines and "class  storage    1/1" in lines
+    assert "tag    multi-hop  1/1" in lines
     as_json = json.loads(kubelens("eval", str(tmp_path / "pvc-pending"), "--output",
                                   "json").stdout)
     assert as_json["eval_pass_rate"] == "1/1"
+    assert as_json["byClass"] == {"storage": "1/1"} and as_json["byTag"] == {"multi-hop": "1/1"}
     assert as_json["scenarios"][0]["scenario"] == "pvc-pending"
 
 

@@ -62,6 +62,12 @@ def test_an_eval_scenario_loads_with_objects_logs_and_samples() -> None:
     assert [p["metadata"]["name"] for p in source.list("Pod")] == ["ledger-5d8f7b9c6-q4wzt"]
 
 
+def test_class_and_tags_are_read() -> None:
+    spec = scenario.load(SCENARIOS / "noisy-neighbour").spec
+    assert spec.scenario_class is scenario.ScenarioClass.NOISY_NEIGHBOUR
+    assert spec.tags == [scenario.ScenarioTag.MULTI_HOP, scenario.ScenarioTag.CULPRIT_ELSEWHERE]
+
+
 def test_logs_are_keyed_by_namespace_pod_container_and_run() -> None:
     loaded = scenario.load(SCENARIOS / "dns-failures")
     assert set(loaded.logs) == {
@@ -112,6 +118,15 @@ def test_several_documents_and_typed_lists_are_read(tmp_path: Path) -> None:
     ({"reason": "x", "namespace": "shop", "expect": {"rootCause": [["a"]],
                                                      "minConfidence": "sure"}},
      "expect.minConfidence"),
+    ({"reason": "x", "namespace": "shop", "expect": {"rootCause": [["a"]], "maxInsights": -1}},
+     "expect.maxInsights"),
+    ({"reason": "x", "namespace": "shop", "class": "oom"},
+     "class: 'oom' is not a scenario class; allowed: memory, cpu, noisy-neighbour, pids,"),
+    ({"reason": "x", "namespace": "shop", "tags": ["multi-hop", "hard"]},
+     "tags: 'hard' is not a scenario tag; allowed: multi-hop, culprit-elsewhere, "
+     "no-notification"),
+    ({"reason": "x", "namespace": "shop", "tags": ["multi-hop", "multi-hop"]},
+     "tags: lists a tag more than once"),
 ])
 def test_bad_scenario_yaml_is_refused_naming_the_field(
     tmp_path: Path, spec: dict[str, object], problem: str
