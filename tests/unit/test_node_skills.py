@@ -538,8 +538,14 @@ def test_a_huge_tool_result_is_truncated_with_a_note(
     skill, _, _ = proc_skill
     result = skill.call("open_files", {"pid": 100, "limit": 500})
     assert result.status is ToolStatus.OK and result.truncated is True
-    assert "output cut" in result.data["note"] and "narrow the call" in result.data["note"]
-    assert len(result.data["partial"]) == skill.result_cap
+    assert len(json.dumps(result.data)) <= skill.result_cap
+    # the list was cut, not the JSON text: what is left is whole entries, counted
+    (listed,) = [k for k, v in result.data.items() if isinstance(v, list) and k != "cut"]
+    kept = len(result.data[listed])
+    assert 1 < kept < 500
+    assert result.data["cut"][0].startswith(f"{listed}: ")
+    assert f"left out; the first {kept} kept" in result.data["cut"][0]
+    assert "narrow the call" in result.data["cut"][-1]
 
 
 def test_no_zombies_is_no_data(tmp_path: Path) -> None:

@@ -167,3 +167,79 @@ async def test_an_unknown_uid_says_it_looked_everywhere() -> None:
     (found,) = await model_sees(skills_for(cluster()), [("pods", "pod_by_uid", {"uid": unknown})])
     assert found["status"] == "no_data"
     assert f"no pod with uid {unknown} in any namespace" in found["error"]
+
+
+# --------------------------------------------------------------------------- truncation
+
+
+def crashed_api(message: str = "back-off") -> dict[str, Any]:
+    crashed = pod(API_POD, HOME, "11111111-2222-4333-8444-555555555555")
+    crashed["status"]["containerStatuses"][0].update(
+        ready=False,
+        restartCount=7,
+        state={"waiting": {"reason": "ErrImagePull", "message": message}},
+        lastState={"terminated": {"reason": "Error", "exitCode": 1}},
+    )
+    return crashed
+
+
+def long_log(lines: int) -> str:
+    body = [
+        f"2026-11-24T05:{i // 60:02d}:{i % 60:02d}Z INFO request {i} served in 12ms "
+        + "x" * 120
+        for i in range(lines - 1)
+    ]
+    return "\n".join([*body, "2026-11-24T06:00:00Z FATAL heap exhausted, exiting"]) + "\n"
+
+
+async def test_a_long_previous_log_keeps_its_last_line() -> None:
+    logs = {(HOME, API_POD, "main", True): long_log(500)}
+    (tail,) = await model_sees(
+        skills_for([crashed_api()], logs),
+        [("logs", "tail", {"pod": API_POD, "previous": True, "lines": 500})],
+    )
+    excerpt = tail["data"]["log_excerpt"]
+    assert tail["truncated"] is True
+    assert excerpt[-1] == "2026-11-24T06:00:00Z FATAL heap exhausted, exiting"
+    assert excerpt[0].startswith("2026-11-24T05:")  # whole lines, not a cut JSON text
+    left_out = 500 - len(excerpt)
+    assert left_out > 0
+    assert tail["data"]["cut"][0] == (
+        f"log_excerpt: {left_out} older lines left out; the newest {len(excerpt)} are kept"
+    )
+
+
+async def test_grep_takes_the_last_or_first_matches_after_a_time() -> None:
+    logs = {(HOME, API_POD, "main", True): long_log(300)}
+    skills = skills_for([crashed_api()], logs)
+    last, first, since = await model_sees(skills, [
+        ("logs", "grep", {"pod": API_POD, "previous": True, "pattern": "served", "limit": 3}),
+        ("logs", "grep", {"pod": API_POD, "previous": True, "pattern": "served", "limit": 2,
+                          "last": False}),
+        ("logs", "grep", {"pod": API_POD, "previous": True, "pattern": "request|FATAL",
+                          "since": "2026-11-24T05:04:57Z"}),
+    ])
+    assert [line.split()[3] for line in last["data"]["log_excerpt"]] == ["296", "297", "298"]
+    assert last["data"]["shown"] == "last 3 of 299"
+    assert [line.split()[3] for line in first["data"]["log_excerpt"]] == ["0", "1"]
+    # 05:04:57 is request 297: 297, 298 and the FATAL line
+    assert len(since["data"]["log_excerpt"]) == 3
+    assert since["data"]["log_excerpt"][-1].endswith("FATAL heap exhausted, exiting")
+
+
+async def test_a_600_character_waiting_message_arrives_whole() -> None:
+    digest = "27182818284590452353602874713526624977572470936999595749669676277240766303535"
+    message = (
+        'rpc error: code = NotFound desc = failed to pull and unpack image '
+        f'"registry.example.com/shop/api@sha256:{digest[:64]}": failed to resolve reference '
+        f'"registry.example.com/shop/api@sha256:{digest[:64]}": '
+    )
+    message += "registry.example.com/shop/api: not found; " * 20
+    message = message[:600]
+    assert len(message) == 600
+    described, problems = await model_sees(
+        skills_for([crashed_api(message)]),
+        [("pods", "describe_pod", {"name": API_POD}), ("pods", "problem_pods", {})],
+    )
+    assert described["data"]["containers"][0]["message"] == message
+    assert problems["data"]["items"][0]["containers"][0]["message"] == message

@@ -2,13 +2,12 @@
 
 A skill never raises into the coordinator's loop: every tool call returns a
 :class:`~kubelens.models.ToolResult` (ok / error / no_data), arguments are checked
-against the tool's JSON schema first, and output is capped in size with a note that
-tells the model how to narrow the call.
+against the tool's JSON schema first, and output is fitted to a size budget (lists cut
+before values, log lines keeping the newest) with notes saying what was left out.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from typing import Any, ClassVar
 
 from kubelens.models import Severity, Subject, ToolResult, ToolStatus
 from kubelens.redact import redact
+from kubelens.skills.fit import fit_result
 
 log = logging.getLogger(__name__)
 
@@ -197,23 +197,13 @@ class Skill:
         return cap_result(
             result,
             self.result_cap,
-            hint="narrow the call (a smaller limit, a filter, one pid or one pod)",
+            hint="to see what was left out, narrow the call (a filter, one pid or one pod)",
         )
 
 
 def cap_result(result: ToolResult, cap: int, hint: str) -> ToolResult:
-    """Cut a result whose JSON exceeds ``cap`` characters, saying so and how to narrow it."""
-    text = json.dumps(result.data, default=str)
-    if len(text) <= cap:
-        return result
-    note = f"output cut from {len(text)} to {cap} characters"
-    if hint:
-        note += f"; {hint}"
-    return ToolResult(
-        status=result.status,
-        data={"partial": text[:cap], "note": note},
-        truncated=True,
-    )
+    """Fit a result to ``cap`` characters of JSON (see :mod:`kubelens.skills.fit`)."""
+    return fit_result(result, cap, hint)
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {

@@ -27,9 +27,10 @@ from kubelens.redact import redact, redact_text
 from kubelens.skills import hostfs
 from kubelens.skills.base import HostPaths, Metric, Skill, Threshold
 from kubelens.skills.containers import PodNames, identify_process
+from kubelens.skills.fit import clip
 
 TOP = 5
-CMDLINE_CHARS = 200
+CMDLINE_CHARS = 600
 #: Processes whose open files are counted per snapshot (round robin over all of them).
 FD_SCAN_PER_SNAPSHOT = 200
 #: How long ``top(by="cpu")`` samples when no earlier reading is at hand.
@@ -665,7 +666,7 @@ def _cmdline(proc: Path, pid: int, limit: int) -> str:
     text = raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
     # Redact before cutting: a cut can split a secret so its pattern no longer matches.
     text = redact_text(text)
-    return text if len(text) <= limit else text[:limit] + "…"
+    return clip(text, limit)
 
 
 def _environment(proc: Path, pid: int) -> dict[str, Any] | str:

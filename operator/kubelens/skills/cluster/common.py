@@ -11,9 +11,11 @@ from kubelens.models import Subject, ToolResult
 from kubelens.redact import redact_text
 from kubelens.skills.base import Skill, ToolFunction
 from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
+from kubelens.skills.fit import VALUE_CAP, clip
 
-#: Longest message (event, condition, container state) kept in a snapshot or tool result.
-MESSAGE_CAP = 300
+#: Longest message (event, condition, container state) kept in a snapshot or tool result:
+#: generous, because the informative part (an image digest, a key name) is often the end.
+MESSAGE_CAP = VALUE_CAP
 
 #: Container waiting reasons that mean the container cannot start, and what they are.
 IMAGE_PULL_REASONS = frozenset(
@@ -170,8 +172,7 @@ def items(obj: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
 
 def short(text: Any, cap: int = MESSAGE_CAP) -> str:
     """A message fit for a snapshot: redacted, one line, bounded."""
-    value = redact_text(" ".join(str(text or "").split()))
-    return value if len(value) <= cap else value[: cap - 1] + "…"
+    return clip(redact_text(" ".join(str(text or "").split())), cap)
 
 
 def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:

@@ -18,6 +18,7 @@ from kubelens.redact import redact_text
 from kubelens.skills.base import Finding
 from kubelens.skills.cluster.common import (
     DNS_FAILURE,
+    NAMESPACE_PARAMETER,
     ClusterSkill,
     container_statuses,
     is_problem_pod,
@@ -84,13 +85,14 @@ class LogsSkill(ClusterSkill):
         previous = {"type": "boolean"}
         self.add_tool(
             "tail",
-            "Last lines of a container's log.",
+            "Last lines of a container's log (a cut keeps the newest).",
             {
                 "properties": {
                     "pod": pod,
                     "container": container,
                     "previous": previous,
                     "lines": {"type": "integer", "minimum": 1, "maximum": 500},
+                    "namespace": NAMESPACE_PARAMETER,
                 },
                 "required": ["pod"],
             },
@@ -98,13 +100,22 @@ class LogsSkill(ClusterSkill):
         )
         self.add_tool(
             "grep",
-            "Log lines containing a text ('a|b' = either; case-insensitive).",
+            "Log lines containing a text ('a|b' = either; case-insensitive): the last "
+            "`limit` matches (first ones with last=false), after `since` if given.",
             {
                 "properties": {
                     "pod": pod,
                     "pattern": {"type": "string", "maxLength": 100},
                     "container": container,
                     "previous": previous,
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 200},
+                    "last": {"type": "boolean"},
+                    "since": {
+                        "type": "string",
+                        "maxLength": 40,
+                        "description": "RFC 3339 time; lines stamped earlier are skipped",
+                    },
+                    "namespace": NAMESPACE_PARAMETER,
                 },
                 "required": ["pod", "pattern"],
             },
@@ -113,7 +124,7 @@ class LogsSkill(ClusterSkill):
         self.add_tool(
             "errors",
             "Error patterns in all containers, current and previous run.",
-            {"properties": {"pod": pod}, "required": ["pod"]},
+            {"properties": {"pod": pod, "namespace": NAMESPACE_PARAMETER}, "required": ["pod"]},
             self.errors,
         )
 
@@ -189,9 +200,9 @@ class LogsSkill(ClusterSkill):
     # ------------------------------------------------------------------ tools
 
     def _pod_and_container(
-        self, pod: str, container: str | None
+        self, pod: str, container: str | None, namespace: str | None
     ) -> tuple[Mapping[str, Any] | None, str | None]:
-        obj = self.find("Pod", pod)
+        obj = self.find("Pod", pod, namespace)
         if obj is None or container:
             return obj, container
         statuses = container_statuses(obj)
@@ -204,11 +215,11 @@ class LogsSkill(ClusterSkill):
         return obj, str(chosen) if chosen else None
 
     def _read(
-        self, pod: str, container: str | None, previous: bool, lines: int
+        self, pod: str, container: str | None, previous: bool, lines: int, namespace: str | None
     ) -> ToolResult | tuple[str, str | None, str]:
-        obj, container = self._pod_and_container(pod, container)
+        obj, container = self._pod_and_container(pod, container, namespace)
         if obj is None:
-            return ToolResult.empty(f"no pod named {pod!r} in {self.namespace or 'any namespace'}")
+            return ToolResult.empty(f"no pod named {pod!r} in {self.where(namespace)}")
         text = self._fetch(
             str(namespace_of(obj)), pod, container, previous=previous, tail_lines=lines
         )
@@ -218,9 +229,14 @@ class LogsSkill(ClusterSkill):
         return str(namespace_of(obj)), container, text
 
     def tail(
-        self, pod: str, container: str | None = None, previous: bool = False, lines: int = 50
+        self,
+        pod: str,
+        container: str | None = None,
+        previous: bool = False,
+        lines: int = 50,
+        namespace: str | None = None,
     ) -> ToolResult:
-        read = self._read(pod, container, previous, lines)
+        read = self._read(pod, container, previous, lines, namespace)
         if isinstance(read, ToolResult):
             return read
         namespace, chosen, text = read
@@ -237,37 +253,51 @@ class LogsSkill(ClusterSkill):
         )
 
     def grep(
-        self, pod: str, pattern: str, container: str | None = None, previous: bool = False
+        self,
+        pod: str,
+        pattern: str,
+        container: str | None = None,
+        previous: bool = False,
+        limit: int = 50,
+        last: bool = True,
+        since: str | None = None,
+        namespace: str | None = None,
     ) -> ToolResult:
         # Plain substrings, never a user regex: a pathological pattern cannot hang the loop.
         needles = [p.strip().lower() for p in pattern.split("|") if p.strip()][:5]
         if not needles:
             return ToolResult.fail("pattern is empty; give a text such as 'error' or 'a|b'")
-        read = self._read(pod, container, previous, SCAN_LINES)
+        read = self._read(pod, container, previous, SCAN_LINES, namespace)
         if isinstance(read, ToolResult):
             return read
         namespace, chosen, text = read
-        matched = [
-            line for line in text.splitlines() if any(n in line[:LINE_CAP].lower() for n in needles)
-        ]
+        lines = text.splitlines()
+        stamped = any(line_time(line) for line in lines)
+        if since and stamped:
+            lines = lines_since(lines, since)
+        matched = [line for line in lines if any(n in line[:LINE_CAP].lower() for n in needles)]
         if not matched:
-            return ToolResult.empty(f"no line of {pod}/{chosen} contains {pattern!r}")
-        return ToolResult.ok(
-            {
-                "pod": pod,
-                "namespace": namespace,
-                "container": chosen,
-                "previous": previous,
-                "matches": len(matched),
-                "log_excerpt": quote_lines(matched[-50:]),
-                "note": DATA_NOTE,
-            }
-        )
+            after = f" after {since}" if since and stamped else ""
+            return ToolResult.empty(f"no line of {pod}/{chosen} contains {pattern!r}{after}")
+        shown = matched[-limit:] if last else matched[:limit]
+        found: dict[str, Any] = {
+            "pod": pod,
+            "namespace": namespace,
+            "container": chosen,
+            "previous": previous,
+            "matches": len(matched),
+            "shown": f"{'last' if last else 'first'} {len(shown)} of {len(matched)}",
+            "log_excerpt": quote_lines(shown),
+            "note": DATA_NOTE,
+        }
+        if since and not stamped:
+            found["since_ignored"] = "the log lines carry no timestamps; every line was searched"
+        return ToolResult.ok(found)
 
-    def errors(self, pod: str) -> ToolResult:
-        obj = self.find("Pod", pod)
+    def errors(self, pod: str, namespace: str | None = None) -> ToolResult:
+        obj = self.find("Pod", pod, namespace)
         if obj is None:
-            return ToolResult.empty(f"no pod named {pod!r} in {self.namespace or 'any namespace'}")
+            return ToolResult.empty(f"no pod named {pod!r} in {self.where(namespace)}")
         results: list[dict[str, Any]] = []
         for status in container_statuses(obj):
             runs = [False] + ([True] if int(status.get("restartCount") or 0) > 0 else [])
@@ -285,6 +315,29 @@ class LogsSkill(ClusterSkill):
         if not results:
             return ToolResult.empty(f"no known error pattern in the logs of {pod}")
         return ToolResult.ok({"pod": pod, "containers": results, "note": DATA_NOTE})
+
+
+_LINE_TIME = re.compile(r"^\W{0,3}(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)")
+
+
+def line_time(line: str) -> str | None:
+    """The timestamp a log line starts with (RFC 3339 or ``YYYY-MM-DD HH:MM:SS``), in a
+    form that sorts as time does, or None."""
+    match = _LINE_TIME.match(line)
+    return match.group(1).replace(" ", "T") if match else None
+
+
+def lines_since(lines: list[str], since: str) -> list[str]:
+    """Lines stamped at or after ``since``; an unstamped line (a stack trace's) goes with
+    the stamped line before it."""
+    start = since.strip().replace(" ", "T")
+    kept: list[str] = []
+    current: str | None = None
+    for line in lines:
+        current = line_time(line) or current
+        if current is None or current >= start[: len(current)]:
+            kept.append(line)
+    return kept
 
 
 def quote_lines(lines: list[str]) -> list[str]:
@@ -330,7 +383,7 @@ def log_findings(entry: Mapping[str, Any]) -> list[Finding]:
         "patterns": dict(patterns),
         "log_excerpt": excerpt,
     }
-    first_line = json.dumps(excerpt[0][:160]) if excerpt else '""'
+    first_line = json.dumps(excerpt[0]) if excerpt else '""'
     found: list[Finding] = []
     if patterns.get("dns"):
         dns_lines = [line for line in excerpt if DNS_FAILURE.search(line)]
@@ -340,7 +393,7 @@ def log_findings(entry: Mapping[str, Any]) -> list[Finding]:
                 severity=Severity.WARNING,
                 subject=subject,
                 observation=f"{patterns['dns']} log lines of {where} show failed name resolution, "
-                f"e.g. {json.dumps((dns_lines or excerpt)[0][:160])}",
+                f"e.g. {json.dumps((dns_lines or excerpt)[0])}",
                 hypothesis="cluster DNS or the upstream resolver fails, or the name is wrong",
                 context=where,
                 evidence={**evidence, "log_excerpt": dns_lines or excerpt},

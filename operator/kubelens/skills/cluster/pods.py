@@ -197,7 +197,7 @@ class PodsSkill(ClusterSkill):
             described["claims"] = claims
         annotations = {
             # last-applied-configuration repeats the whole spec: noise, and it may hold env
-            key: short(value, 120)
+            key: short(value)
             for key, value in (meta(pod).get("annotations") or {}).items()
             if key != "kubectl.kubernetes.io/last-applied-configuration"
         }
@@ -341,7 +341,7 @@ def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
                 anomaly_type=anomalies.POD_EVICTED,
                 severity=Severity.WARNING,
                 subject=subject,
-                observation=f"{where} was evicted: {short(message, 160)}",
+                observation=f"{where} was evicted: {short(message)}",
                 hypothesis="the kubelet evicted it to relieve node resource pressure",
                 context=where,
                 evidence={
@@ -366,7 +366,7 @@ def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
                 anomaly_type=anomalies.POD_PENDING,
                 severity=Severity.WARNING,
                 subject=subject,
-                observation=f"{where} is Pending, unschedulable: {short(message, 200)}",
+                observation=f"{where} is Pending, unschedulable: {short(message)}",
                 hypothesis=(
                     "the scheduler finds no node that fits the pod's requests or constraints"
                 ),
@@ -523,7 +523,7 @@ def _container_finding(
             severity=Severity.CRITICAL,
             subject=subject,
             observation=f"container {name} of {where} cannot be created: {reason}: "
-            f"{short(message, 160)}",
+            f"{short(message)}",
             hypothesis=(
                 f"the pod references {what}, which does not exist"
                 if missing
