@@ -42,6 +42,9 @@ class Proc:
     state: str = "S"
     uid: int = 0
     cgroup: str = "/system.slice"
+    fd_size: int = 64  # the fd table's size in status (grows in powers of two with open fds)
+    nofile: tuple[int, int] | None = None  # RLIMIT_NOFILE soft, hard: writes proc/<pid>/limits
+    flags: int | None = None  # the kernel's PF_* flags; None: a user process or kernel thread
 
 
 @dataclass
@@ -60,6 +63,13 @@ class Cgroup:
     throttled_usec: int = 0
     pids: int = 8
     pids_max: int | None = None
+    # How many OOMs hit this cgroup's own limit (memory.events ``oom``); None: every kill did.
+    # A victim of the global OOM killer counts an ``oom_kill`` without an ``oom``.
+    limit_ooms: int | None = None
+    # io.stat per device ("259:0"): rbytes, wbytes, rios, wios; None writes no io.stat.
+    io: dict[str, tuple[int, int, int, int]] | None = None
+    # <resource>.pressure "some" averages per resource (cpu, memory, io); None writes none.
+    pressure: dict[str, tuple[float, float, float]] | None = None
 
 
 @dataclass
@@ -103,6 +113,12 @@ class Sample:
     cgroups: list[Cgroup] = field(default_factory=list)
     pods: list[Pod] = field(default_factory=list)
     disks: dict[str, dict[str, int]] = field(default_factory=dict)
+    pid_max: int = 4_194_304
+    file_nr: tuple[int, int, int] = (19_232, 0, 9_223_372_036_854_775_807)
+    threads_total: int | None = None  # loadavg's scheduling entities; None: ~the processes
+    procs_blocked: int = 0
+    page_cache_kb: int | None = None  # Cached in meminfo; None: the usual 5 GiB
+    extra_files: dict[str, str] = field(default_factory=dict)  # e.g. var/log/kern.log
 
 
 def default_disks() -> dict[str, dict[str, int]]:
@@ -159,7 +175,7 @@ def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
     proc = root / "proc"
     files: dict[str, str | bytes] = {
         "proc/loadavg": (f"{sample.load[0]:.2f} {sample.load[1]:.2f} {sample.load[2]:.2f} "
-                         f"{sample.running}/{412 + len(sample.processes)} 48211\n"),
+                         f"{sample.running}/{_tasks(sample)} 48211\n"),
         "proc/stat": _stat(sample),
         "proc/meminfo": _meminfo(sample),
         "proc/vmstat": _vmstat(sample),
@@ -168,8 +184,8 @@ def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
         "proc/pressure/memory": _psi(sample.psi_memory,
                                      full=tuple(v / 3 for v in sample.psi_memory)),
         "proc/pressure/io": _psi(sample.psi_io, full=tuple(v / 2 for v in sample.psi_io)),
-        "proc/sys/kernel/pid_max": "4194304\n",
-        "proc/sys/fs/file-nr": "19232\t0\t9223372036854775807\n",
+        "proc/sys/kernel/pid_max": f"{sample.pid_max}\n",
+        "proc/sys/fs/file-nr": "\t".join(str(n) for n in sample.file_nr) + "\n",
         "proc/mounts": node_mounts or mounts(sample.pods),
         "proc/net/dev": _net_dev(sample.uptime),
         "sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n",
@@ -181,6 +197,8 @@ def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
         files[f"{base}/cmdline"] = b"\0".join(a.encode() for a in process.cmdline) + (
             b"\0" if process.cmdline else b"")
         files[f"{base}/cgroup"] = f"0::{process.cgroup}\n"
+        if process.nofile:
+            files[f"{base}/limits"] = _pid_limits(process)
     for group in sample.cgroups:
         base = f"sys/fs/cgroup/{group.path}"
         for name, text in _cgroup_files(group).items():
@@ -192,6 +210,7 @@ def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
             path = root / "var/log/containers" / f"{pod.name}_{pod.namespace}_{container}-{cid}.log"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
+    files.update(sample.extra_files)
     files["df.json"] = json.dumps(sample.disks or default_disks(), indent=2, sort_keys=True) + "\n"
     for relative, content in files.items():
         path = root / relative
@@ -201,6 +220,11 @@ def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
         else:
             path.write_text(content)
     assert proc.is_dir()
+
+
+def _tasks(sample: Sample) -> int:
+    """Scheduling entities (threads) that exist, loadavg's denominator."""
+    return sample.threads_total or 412 + len(sample.processes)
 
 
 def mounts(pods: list[Pod]) -> str:
@@ -241,7 +265,7 @@ def _stat(s: Sample) -> str:
         f"btime {1_715_700_000 - int(s.uptime)}",
         f"processes {s.forks}",
         f"procs_running {s.running}",
-        "procs_blocked 0",
+        f"procs_blocked {s.procs_blocked}",
         "softirq 1190288374 12 320114990 30912 198840221 811235 0 2281347 402218870 0 "
         "265982787",
     ]
@@ -251,11 +275,19 @@ def _stat(s: Sample) -> str:
 def _meminfo(s: Sample) -> str:
     total, available = s.mem_total_kb, s.mem_available_kb
     free = max(available - 6_102_448, 180_224)
+    cached, active_file, inactive_file = 5_301_224, 2_207_788, 3_009_904
+    if s.page_cache_kb is not None:
+        cached = s.page_cache_kb
+        active_file, inactive_file = cached * 2 // 5, cached - cached * 2 // 5
+        # What is available is mostly the free pages plus the inactive, clean page cache.
+        free = max(available - inactive_file - 402_112, 68_212)
     rows = [
         ("MemTotal", total), ("MemFree", free), ("MemAvailable", available),
-        ("Buffers", 402_112), ("Cached", 5_301_224), ("SwapCached", 0),
-        ("Active", 6_112_300), ("Inactive", 3_020_144), ("Active(anon)", 3_904_512),
-        ("Inactive(anon)", 10_240), ("Active(file)", 2_207_788), ("Inactive(file)", 3_009_904),
+        ("Buffers", 402_112), ("Cached", cached), ("SwapCached", 0),
+        ("Active", 3_904_512 + active_file), ("Inactive", 10_240 + inactive_file),
+        ("Active(anon)", 3_904_512),
+        ("Inactive(anon)", 10_240), ("Active(file)", active_file),
+        ("Inactive(file)", inactive_file),
         ("Unevictable", 30_720), ("Mlocked", 27_648), ("SwapTotal", 0), ("SwapFree", 0),
         ("Zswap", 0), ("Zswapped", 0), ("Dirty", 1_204), ("Writeback", 0),
         ("AnonPages", total - available - 1_600_000), ("Mapped", 912_332), ("Shmem", 41_004),
@@ -318,6 +350,8 @@ def _net_dev(uptime: float) -> str:
 
 def _pid_stat(p: Proc) -> str:
     flags = 0x00200040 if not p.cmdline and p.pid > 1 else 0x00400100
+    if p.flags is not None:
+        flags = p.flags
     vsize = p.rss_kb * KIB * 3
     rss_pages = p.rss_kb // 4
     fields = [
@@ -335,7 +369,7 @@ def _pid_status(p: Proc) -> str:
         ("Name", p.name[:15]), ("Umask", "0022"), ("State", state), ("Tgid", p.pid),
         ("Ngid", 0), ("Pid", p.pid), ("PPid", p.ppid), ("TracerPid", 0),
         ("Uid", f"{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}"),
-        ("Gid", f"{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}"), ("FDSize", 64), ("Groups", ""),
+        ("Gid", f"{p.uid}\t{p.uid}\t{p.uid}\t{p.uid}"), ("FDSize", p.fd_size), ("Groups", ""),
         ("NStgid", p.pid), ("NSpid", p.pid), ("NSpgid", p.pid), ("NSsid", p.pid),
         ("VmPeak", f"{p.rss_kb * 3 + 2048} kB"), ("VmSize", f"{p.rss_kb * 3} kB"),
         ("VmLck", "0 kB"), ("VmPin", "0 kB"), ("VmHWM", f"{p.rss_kb + 512} kB"),
@@ -356,6 +390,31 @@ def _pid_status(p: Proc) -> str:
         ("nonvoluntary_ctxt_switches", 1_203),
     ]
     return "\n".join(f"{key}:\t{value}" for key, value in rows) + "\n"
+
+
+def _pid_limits(p: Proc) -> str:
+    soft, hard = p.nofile or (1_048_576, 1_048_576)
+    rows = [
+        ("Max cpu time", "unlimited", "unlimited", "seconds"),
+        ("Max file size", "unlimited", "unlimited", "bytes"),
+        ("Max data size", "unlimited", "unlimited", "bytes"),
+        ("Max stack size", "8388608", "unlimited", "bytes"),
+        ("Max core file size", "unlimited", "unlimited", "bytes"),
+        ("Max resident set", "unlimited", "unlimited", "bytes"),
+        ("Max processes", "unlimited", "unlimited", "processes"),
+        ("Max open files", str(soft), str(hard), "files"),
+        ("Max locked memory", "8388608", "8388608", "bytes"),
+        ("Max address space", "unlimited", "unlimited", "bytes"),
+        ("Max file locks", "unlimited", "unlimited", "locks"),
+        ("Max pending signals", "63457", "63457", "signals"),
+        ("Max msgqueue size", "819200", "819200", "bytes"),
+        ("Max nice priority", "0", "0", ""),
+        ("Max realtime priority", "0", "0", ""),
+        ("Max realtime timeout", "unlimited", "unlimited", "us"),
+    ]
+    head = f"{'Limit':<26}{'Soft Limit':<21}{'Hard Limit':<21}{'Units':<10}"
+    return "\n".join([head.rstrip(), *(f"{n:<26}{s:<21}{h:<21}{u:<10}".rstrip()
+                                       for n, s, h, u in rows)]) + "\n"
 
 
 def _cgroup_files(g: Cgroup) -> dict[str, str]:
@@ -381,7 +440,8 @@ def _cgroup_files(g: Cgroup) -> dict[str, str]:
     files = {
         "memory.current": f"{g.memory}\n",
         "memory.max": f"{g.memory_max}\n" if g.memory_max else "max\n",
-        "memory.events": (f"low 0\nhigh 0\nmax {g.max_hits}\noom {g.oom_kills}\n"
+        "memory.events": (f"low 0\nhigh 0\nmax {g.max_hits}\n"
+                          f"oom {g.oom_kills if g.limit_ooms is None else g.limit_ooms}\n"
                           f"oom_kill {g.oom_kills}\noom_group_kill 0\n"),
         "memory.stat": "".join(f"{k} {v}\n" for k, v in stat_rows),
         "cpu.max": quota + "\n",
@@ -392,6 +452,13 @@ def _cgroup_files(g: Cgroup) -> dict[str, str]:
         "pids.current": f"{g.pids}\n",
         "pids.max": f"{g.pids_max}\n" if g.pids_max else "max\n",
     }
+    if g.io is not None:
+        files["io.stat"] = "".join(
+            f"{device} rbytes={r} wbytes={w} rios={ri} wios={wi} dbytes=0 dios=0\n"
+            for device, (r, w, ri, wi) in g.io.items())
+    for resource, some in (g.pressure or {}).items():
+        full = (0.0, 0.0, 0.0) if resource == "cpu" else tuple(v / 2 for v in some)
+        files[f"{resource}.pressure"] = _psi(some, full=full)
     if g.memory_max is None:
         # Kept small: the skill reads memory.stat only near a limit (for the working set).
         del files["memory.stat"]
@@ -686,6 +753,166 @@ def healthy() -> list[Sample]:
                            forks=s.forks)
 
     return timeline(Sample(), 15, 3, [0.12] * 3, step)
+
+
+
+# ------------------------------------------------------------ node-level, pods sharing a node
+
+
+@scenario("evicted-by-node-disk")
+def evicted_by_node_disk() -> list[Sample]:
+    api = Pod("shop", "checkout-api-zvknffswz-w5hzc", "a3c1e7d2-58f4-4b0e-9c6a-2d7e8f901b34",
+              containers={"checkout-api": "c4e1" * 16})
+    cart = Pod("shop", "cart-z6fcdg5pqb-m4q7s", "e4b2a9c1-7d3f-4e58-8a16-0c9b2d4f6e71",
+               containers={"cart": "7a2d" * 16})
+    fluentd = Pod("logging", "fluentd-7kq9w", "0d6f3b2a-9e41-4c7d-b58a-3f2e1d0c9b87",
+                  containers={"fluentd": "f1d0" * 16})
+    exporter = Pod("monitoring", "node-exporter-5qg8z", "9b7e5c3a-1f2d-4e6b-8a0c-7d5e3f1a2b9c",
+                   containers={"node-exporter": "9e11" * 16})
+    used = [90.3, 91.4, 92.5]  # of what non-root writers may use; kubelet evicts below 10% free
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(api, "checkout-api", memory=702 * MIB, memory_max=1 * GIB,
+                         usage_usec=8_120_000_000 + i * 9_600_000, pids=61,
+                         io={"259:0": (88_113_152, 2_402_113_536 + i * 3_100_000,
+                                       9_102, 301_223 + i * 410)}),
+            *pod_cgroups(cart, "cart", memory=231 * MIB, memory_max=512 * MIB,
+                         usage_usec=1_020_000_000 + i * 2_100_000, pids=17),
+            # The buffer's writes land in fluentd's cgroup; the files are on a hostPath.
+            *pod_cgroups(fluentd, "fluentd", memory=388 * MIB, memory_max=512 * MIB,
+                         usage_usec=30_410_000_000 + i * 14_200_000, pids=24,
+                         io={"259:0": (9_801_331_712 + i * 41_000_000,
+                                       71_288_102_912 + i * 1_120_000_000,
+                                       1_220_331 + i * 5_100, 9_810_442 + i * 71_000)}),
+            *pod_cgroups(exporter, "node-exporter", memory=21 * MIB, memory_max=128 * MIB,
+                         usage_usec=402_000_000 + i * 300_000, pids=8),
+        ]
+        processes = [
+            app_process(api, "checkout-api", 24_410, "java",
+                        ["java", "-XX:MaxRAMPercentage=70", "-jar", "/app/checkout-api.jar"],
+                        utime=801_220 + i * 640, stime=92_110 + i * 320, threads=61,
+                        rss_kb=690_000),
+            app_process(cart, "cart", 19_872, "cart", ["/app/cart", "--port=8080"],
+                        utime=80_114 + i * 120, stime=20_410 + i * 90, threads=17,
+                        rss_kb=226_000),
+            app_process(fluentd, "fluentd", 8_811, "ruby",
+                        ["ruby", "/usr/local/bundle/bin/fluentd", "-c", "/fluentd/etc/fluent.conf",
+                         "-p", "/fluentd/plugins", "--gemfile", "/fluentd/Gemfile"],
+                        utime=2_101_332 + i * 820, stime=940_118 + i * 600, threads=24,
+                        rss_kb=380_000, state="D" if i == 1 else "S"),
+            app_process(exporter, "node-exporter", 7_102, "node_exporter",
+                        ["/bin/node_exporter", "--path.rootfs=/host"], utime=30_100 + i * 20,
+                        stime=10_020 + i * 10, threads=8, rss_kb=20_000),
+        ]
+        return base_sample([api, cart, fluentd, exporter], cgroups, processes, cpu=s.cpu,
+                           uptime=s.uptime, forks=s.forks, load=(1.32, 1.24, 1.10), running=2,
+                           disks=disks_at(used_percent=used[i]), psi_io=(6.2, 5.8, 4.9),
+                           mem_available_kb=9_842_112)
+
+    return timeline(Sample(), 60, 3, [0.31] * 3, step)
+
+
+
+@scenario("enospc-inodes-neighbour")
+def enospc_inodes_neighbour() -> list[Sample]:
+    receipts = Pod("billing", "receipts-lcm7r8dzj-k7w2n", "4c2e8a1f-6b3d-4f7e-9a05-1d8c3e6b2f90",
+                   containers={"receipts": "5b0e" * 16})
+    spooler = Pod("analytics", "clickstream-spooler-5sf6lw78fk-8hq4r",
+                  "8d1f4b6a-2c9e-4a3d-b7f0-5e6a9c1d3b28", containers={"spooler": "a9c3" * 16})
+    sessionizer = Pod("analytics", "sessionizer-pcl7zmcbd4-m2t7b",
+                      "1e7c3a9b-5d2f-4b8e-a6c0-9f3d1b7e5a42",
+                      containers={"sessionizer": "3d7b" * 16})
+    inodes = [99.81, 99.93, 99.98]
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(receipts, "receipts", memory=301 * MIB, memory_max=768 * MIB,
+                         usage_usec=2_410_000_000 + i * 4_100_000, pids=7,
+                         io={"259:0": (40_331_264, 1_808_113_664 + i * 210_000,
+                                       3_310, 90_114 + i * 30)}),
+            *pod_cgroups(spooler, "spooler", memory=188 * MIB, memory_max=512 * MIB,
+                         cpu_quota_us=100_000, usage_usec=61_200_000_000 + i * 21_000_000,
+                         nr_periods=1_520_331 + i * 600, nr_throttled=4_102 + i * 2,
+                         throttled_usec=80_110_000 + i * 40_000, pids=14,
+                         io={"259:0": (1_201_664_000, 33_890_112_512 + i * 30_720_000,
+                                       88_102, 19_204_331 + i * 10_000)}),
+            *pod_cgroups(sessionizer, "sessionizer", memory=3_412 * MIB, memory_max=4 * GIB,
+                         inactive_file=210 * MIB, active_file=180 * MIB,
+                         usage_usec=190_000_000_000 + i * 52_000_000, pids=41),
+        ]
+        processes = [
+            app_process(receipts, "receipts", 31_002, "gunicorn",
+                        ["/usr/local/bin/python3", "/usr/local/bin/gunicorn", "receipts.wsgi:app",
+                         "--bind=0.0.0.0:8000", "--workers=3", "--access-logfile=-"],
+                        utime=120_331 + i * 200, stime=30_110 + i * 70, rss_kb=88_000),
+            app_process(spooler, "spooler", 28_410, "spooler",
+                        ["/usr/local/bin/spooler", "--spool-dir=/var/lib/clickstream-spool",
+                         "--kafka-brokers=kafka-0.kafka.analytics.svc:9092", "--topic=clickstream",
+                         "--upload-bucket=acme-clickstream-raw", "--batch-files=5000"],
+                        utime=1_710_203 + i * 900, stime=4_410_882 + i * 1_200, threads=14,
+                        rss_kb=170_000),
+            app_process(sessionizer, "sessionizer", 22_118, "java",
+                        ["java", "-Xmx3g", "-jar", "/app/sessionizer.jar"],
+                        utime=16_020_113 + i * 4_200, stime=1_402_331 + i * 500, threads=41,
+                        rss_kb=3_390_000),
+        ]
+        return base_sample([receipts, spooler, sessionizer], cgroups, processes, cpu=s.cpu,
+                           uptime=s.uptime, forks=s.forks, load=(1.71, 1.66, 1.58), running=2,
+                           disks=disks_at(used_percent=51.0, inodes_percent=inodes[i]),
+                           mem_available_kb=7_402_880, psi_io=(1.9, 1.7, 1.4))
+
+    return timeline(Sample(), 60, 3, [0.38] * 3, step)
+
+
+
+@scenario("fork-fails-node-pids")
+def fork_fails_node_pids() -> list[Sample]:
+    sync = Pod("catalog", "catalog-sync-pv2c48jqb-r6x2k", "7a3e9c1b-2f5d-4e8a-b6c0-4d1f7e3a9b25",
+               containers={"catalog-sync": "c7328a5318881660cfe07aa6bf35e3d5"
+                                           "22cddfc7d77d8cbf82090f0657bd19eb"})
+    api = Pod("catalog", "catalog-api-sd6ms8vc22-z9m3w", "3b8d2f6e-9a1c-4d7b-8e50-2c6a4f9d1e37",
+              containers={"catalog-api": "1f4c" * 16})
+    renderer = Pod("reports", "pdf-renderer-7vczgkbrt-h4t8n",
+                   "5c9a1e7d-3b6f-4a2c-9d84-6f0b2e8c4a13", containers={"pdf-renderer": "c8e0" * 16})
+    tasks = [29_412, 30_118, 30_466]  # in pdf-renderer's cgroup, zombies included; no pids.max
+    sysctl = ("# CIS 1.5.x: bounded process table\nkernel.pid_max = 32768\n"
+              "kernel.randomize_va_space = 2\n")
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            # catalog-sync waits in CrashLoopBackOff: its pod has no running container.
+            *pod_cgroups(api, "catalog-api", memory=1_588 * MIB, memory_max=2 * GIB,
+                         inactive_file=40 * MIB, active_file=61 * MIB,
+                         usage_usec=40_200_000_000 + i * 9_000_000, pids=212),
+            *pod_cgroups(renderer, "pdf-renderer", memory=2_301 * MIB, memory_max=3 * GIB,
+                         inactive_file=120 * MIB, active_file=96 * MIB,
+                         usage_usec=88_100_000_000 + i * 24_000_000, pids=tasks[i]),
+        ]
+        server = app_process(renderer, "pdf-renderer", 14_220, "node", ["node", "/app/server.js"],
+                             utime=2_120_331 + i * 1_400, stime=881_204 + i * 900, threads=11,
+                             rss_kb=190_000)
+        browser = replace(app_process(renderer, "pdf-renderer", 71_830, "chromium",
+                                      ["/usr/lib/chromium/chromium", "--headless=new",
+                                       "--no-sandbox", "--disable-gpu", "--user-data-dir=/tmp/"
+                                       "puppeteer_dev_chrome_profile-Xk2m9q"],
+                                      utime=40_110 + i * 600, stime=9_020 + i * 200,
+                                      threads=23, rss_kb=310_000), ppid=14_220)
+        # Abandoned browsers' children, reparented to the container's PID 1, never reaped.
+        zombies = [replace(app_process(renderer, "pdf-renderer", 88_127 + 37 * n, "chromium", [],
+                                       utime=310, stime=90, rss_kb=0, state="Z"),
+                           ppid=14_220, flags=0x00400104) for n in range(12)]
+        java = app_process(api, "catalog-api", 12_031, "java",
+                           ["java", "-XX:MaxRAMPercentage=75", "-jar", "/app/catalog-api.jar"],
+                           utime=3_902_113 + i * 800, stime=402_118 + i * 300, threads=212,
+                           rss_kb=1_560_000)
+        return base_sample([sync, api, renderer], cgroups, [server, browser, *zombies, java],
+                           cpu=s.cpu, uptime=s.uptime, forks=s.forks + i * 640,
+                           load=(3.12, 2.88, 2.41), running=3, pid_max=32_768,
+                           threads_total=tasks[i] + 2_248,
+                           extra_files={"etc/sysctl.d/60-cis-hardening.conf": sysctl})
+
+    return timeline(Sample(), 30, 3, [0.42] * 3, step)
 
 
 def main() -> None:
