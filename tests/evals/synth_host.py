@@ -119,6 +119,7 @@ class Sample:
     procs_blocked: int = 0
     page_cache_kb: int | None = None  # Cached in meminfo; None: the usual 5 GiB
     extra_files: dict[str, str] = field(default_factory=dict)  # e.g. var/log/kern.log
+    extra_mounts: list[str] = field(default_factory=list)  # more /proc/mounts lines
 
 
 def default_disks() -> dict[str, dict[str, int]]:
@@ -186,7 +187,7 @@ def write(root: Path, sample: Sample, node_mounts: str | None = None) -> None:
         "proc/pressure/io": _psi(sample.psi_io, full=tuple(v / 2 for v in sample.psi_io)),
         "proc/sys/kernel/pid_max": f"{sample.pid_max}\n",
         "proc/sys/fs/file-nr": "\t".join(str(n) for n in sample.file_nr) + "\n",
-        "proc/mounts": node_mounts or mounts(sample.pods),
+        "proc/mounts": node_mounts or mounts(sample.pods, sample.extra_mounts),
         "proc/net/dev": _net_dev(sample.uptime),
         "sys/fs/cgroup/cgroup.controllers": "cpuset cpu io memory hugetlb pids rdma misc\n",
     }
@@ -227,7 +228,7 @@ def _tasks(sample: Sample) -> int:
     return sample.threads_total or 412 + len(sample.processes)
 
 
-def mounts(pods: list[Pod]) -> str:
+def mounts(pods: list[Pod], extra: list[str] | None = None) -> str:
     lines = [
         "/dev/nvme0n1p1 / ext4 rw,relatime,discard,errors=remount-ro 0 0",
         "devtmpfs /dev devtmpfs rw,relatime,size=8148016k,nr_inodes=2037004,mode=755 0 0",
@@ -240,6 +241,7 @@ def mounts(pods: list[Pod]) -> str:
         "iocharset=iso8859-1,shortname=mixed,errors=remount-ro 0 0",
         "/dev/nvme1n1 /var/lib/containerd ext4 rw,relatime 0 0",
         "/dev/loop0 /snap/core20/2318 squashfs ro,nodev,relatime,errors=continue 0 0",
+        *(extra or []),
     ]
     for pod in pods:
         lines.append(
@@ -561,11 +563,11 @@ def disks_at(used_percent: float | None = None, inodes_percent: float | None = N
 
 
 def timeline(first: Sample, seconds: float, count: int, busy: list[float],
-             step: Callable[[int, Sample], Sample]) -> list[Sample]:
+             step: Callable[[int, Sample], Sample], iowait: float = 0.003) -> list[Sample]:
     """``count`` samples ``seconds`` apart; ``step`` sets what changes in sample i."""
     samples = [step(0, first)]
     for index in range(1, count):
-        samples.append(step(index, advance(samples[-1], seconds, busy[index])))
+        samples.append(step(index, advance(samples[-1], seconds, busy[index], iowait)))
     return samples
 
 
@@ -913,6 +915,215 @@ def fork_fails_node_pids() -> list[Sample]:
                            extra_files={"etc/sysctl.d/60-cis-hardening.conf": sysctl})
 
     return timeline(Sample(), 30, 3, [0.42] * 3, step)
+
+
+
+def with_cgroup(sample: Sample, path: str, **values: Any) -> Sample:
+    """``sample`` with the cgroup at ``path`` (e.g. kubepods.slice) changed."""
+    cgroups = [replace(g, **values) if g.path == path else g for g in sample.cgroups]
+    return replace(sample, cgroups=cgroups)
+
+
+def global_oom_report(host: str, when: str, invoker: tuple[str, int, str],
+                      victim: tuple[str, int, str], rss_kb: int, score_adj: int) -> str:
+    """The kernel's report of one global (CONSTRAINT_NONE) OOM kill, as kern.log keeps it.
+
+    ``invoker`` and ``victim`` are (command, pid, cgroup path): the task whose allocation
+    failed and the one killed.
+    """
+    comm, pid, invoker_memcg = invoker
+    task, victim_pid, victim_memcg = victim
+    scope = invoker_memcg.rsplit("/", 1)[1]
+    lines = [
+        f"{comm} invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), "
+        "order=0, oom_score_adj=-997",
+        f"CPU: 2 PID: {pid} Comm: {comm} Not tainted 6.1.91-99.172.amzn2023.x86_64 #1",
+        "Hardware name: Amazon EC2 m6i.xlarge/, BIOS 1.0 10/16/2017",
+        "Mem-Info:",
+        "active_anon:3690112 inactive_anon:2210 isolated_anon:0",
+        " active_file:412 inactive_file:318 isolated_file:0",
+        " unevictable:7680 dirty:0 writeback:0",
+        " slab_reclaimable:21002 slab_unreclaimable:52114",
+        " mapped:901 shmem:10251 pagetables:14118",
+        " sec_pagetables:0 bounce:0",
+        " kernel_misc_reclaimable:0",
+        " free:22881 free_pcp:118 free_cma:0",
+        "Tasks state (memory values in pages):",
+        f"oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset={scope},mems_allowed=0,"
+        f"global_oom,task_memcg=/{victim_memcg},task={task},pid={victim_pid},uid=1000",
+        f"Out of memory: Killed process {victim_pid} ({task}) total-vm:{rss_kb * 5}kB, "
+        f"anon-rss:{rss_kb}kB, file-rss:21440kB, shmem-rss:0kB, UID:1000 pgtables:2604kB "
+        f"oom_score_adj:{score_adj}",
+    ]
+    return "".join(f"{when} {host} kernel: {line}\n" for line in lines)
+
+
+@scenario("oom-killed-by-node-memory")
+def oom_killed_by_node_memory() -> list[Sample]:
+    api = Pod("orders", "orders-api-vqlfq249h-c8n2p", "6d2b8f4e-1a7c-4e9d-b3f5-8c0a2e6d4b19",
+              containers={"orders-api": "0a7e" * 16})
+    worker = Pod("orders", "orders-worker-x6rcvsnsv-w2r7j", "2f9c5a1e-8d3b-4f6a-a0e7-4b1d9c3f5e82",
+                 containers={"orders-worker": "b3d5" * 16})
+    agent = Pod("telemetry", "otel-agent-n7d4x", "9e4a2c6f-7b1d-4a3e-8f50-1c7d3b9e5a64",
+                qos="besteffort", containers={"otel-agent": "d7f9" * 16})
+    agent_gib = [9.91, 10.22, 10.49]
+    available_kb = [312_004, 221_880, 148_212]
+    host = "ip-10-0-5-12"
+    kern = "".join(
+        global_oom_report(host, when, ("otelcol-contrib", 9_921, agent.scope("otel-agent")),
+                          ("java", pid, api.scope("orders-api")), rss, 936)
+        for when, pid, rss in [("Jun 14 15:21:07", 30_551, 1_012_332),
+                               ("Jun 14 15:24:52", 41_877, 968_004)])
+
+    def step(i: int, s: Sample) -> Sample:
+        agent_bytes = int(agent_gib[i] * GIB)
+        cgroups = [
+            # Killed twice by the global OOM killer, never at its own limit (oom 0).
+            *pod_cgroups(api, "orders-api", memory=(641 + 31 * i) * MIB, memory_max=1_536 * MIB,
+                         inactive_file=2 * MIB, active_file=5 * MIB, oom_kills=2, limit_ooms=0,
+                         usage_usec=61_000_000 + i * 9_900_000, pids=58,
+                         pressure={"memory": (21.4, 17.9, 6.2)}),
+            *pod_cgroups(worker, "orders-worker", memory=676 * MIB, memory_max=768 * MIB,
+                         inactive_file=3 * MIB, active_file=4 * MIB,
+                         usage_usec=9_800_000_000 + i * 3_000_000, pids=33),
+            *pod_cgroups(agent, "otel-agent", memory=agent_bytes,
+                         usage_usec=301_000_000_000 + i * 31_000_000, pids=19),
+        ]
+        processes = [
+            app_process(api, "orders-api", 52_310, "java",
+                        ["java", "-XX:MaxRAMPercentage=65", "-XX:+ExitOnOutOfMemoryError", "-jar",
+                         "/app/orders-api.jar"], utime=6_100 + i * 990, stime=1_204 + i * 120,
+                        threads=58, rss_kb=(641 + 31 * i) * 1024 - 9_000, uid=1000),
+            app_process(worker, "orders-worker", 20_114, "java",
+                        ["java", "-Xmx512m", "-jar", "/app/orders-worker.jar"],
+                        utime=980_112 + i * 300, stime=80_331 + i * 90, threads=33,
+                        rss_kb=680_000, uid=1000),
+            app_process(agent, "otel-agent", 9_921, "otelcol-contrib",
+                        ["/otelcol-contrib", "--config=/conf/agent.yaml"],
+                        utime=30_100_223 + i * 2_100, stime=1_902_118 + i * 1_000, threads=19,
+                        rss_kb=agent_bytes // KIB - 40_000),
+        ]
+        sample = base_sample([api, worker, agent], cgroups, processes, cpu=s.cpu,
+                             uptime=s.uptime, forks=s.forks, load=(3.41, 2.92, 2.20), running=4,
+                             mem_available_kb=available_kb[i], page_cache_kb=391_204,
+                             psi_memory=(38.2 + i * 4, 30.1 + i * 2, 14.7 + i), oom_kills=2,
+                             extra_files={"var/log/kern.log": kern})
+        pods_bytes = agent_bytes + (641 + 31 * i + 676 + 40) * MIB
+        sample = with_cgroup(sample, "kubepods.slice", memory=pods_bytes)
+        return with_cgroup(sample, "kubepods.slice/kubepods-besteffort.slice",
+                           memory=agent_bytes + 40 * MIB)
+
+    return timeline(Sample(), 30, 3, [0.55] * 3, step)
+
+
+
+@scenario("db-latency-io-neighbour")
+def db_latency_io_neighbour() -> list[Sample]:
+    db = Pod("inventory", "inventory-db-0", "1c7e3a5f-9b2d-4e6a-8f14-3d9b5c7e1a26",
+             containers={"postgres": "e2c4" * 16})
+    backup = Pod("backup", "volume-backup-28640520-6xk2f", "4f8b2d6a-3e1c-4a9f-b7d5-6c2e8a0f4b31",
+                 containers={"restic": "5f3a" * 16})
+    media = Pod("media", "media-server-rh824h4vp-p7n4c", "8a0c4e2f-6d1b-4b7a-9e35-2f8d6b0c4a19",
+                containers={"media-server": "8b6d" * 16})
+    local = "259:2"  # nvme2n1, the instance store local-path volumes live on
+    disks = default_disks()
+    disks["/opt/local-path-provisioner"] = {
+        "size": 3_750_000_000_000, "used": 2_210_331_000_000, "available": 1_539_669_000_000,
+        "inodes": 228_882_432, "inodes_used": 3_120_441}
+    store = ("/dev/nvme2n1 /opt/local-path-provisioner ext4 rw,noatime 0 0")
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(db, "postgres", memory=7_310 * MIB, memory_max=8 * GIB,
+                         inactive_file=3_900 * MIB, active_file=1_020 * MIB,
+                         usage_usec=902_000_000_000 + i * 2_100_000, pids=41,
+                         io={local: (1_204_331_000_000 + i * 61_000_000,
+                                     880_112_000_000 + i * 39_000_000,
+                                     90_331_204 + i * 7_020, 61_204_118 + i * 3_110)},
+                         pressure={"io": (71.2, 60.4, 28.9), "cpu": (0.8, 0.6, 0.4)}),
+            *pod_cgroups(backup, "restic", memory=1_402 * MIB, memory_max=2 * GIB,
+                         inactive_file=610 * MIB, active_file=300 * MIB,
+                         usage_usec=1_010_000_000 + i * 9_300_000, pids=14,
+                         io={local: (857_102_000_000 + i * 5_412_000_000, 310_224_000,
+                                     6_902_331 + i * 88_104, 10_331)},
+                         pressure={"io": (12.1, 10.8, 5.0)}),
+            *pod_cgroups(media, "media-server", memory=402 * MIB, memory_max=1 * GIB,
+                         usage_usec=80_100_000_000 + i * 900_000, pids=22,
+                         io={local: (90_112_000_000 + i * 2_100_000, 301_221_000_000 + i * 400_000,
+                                     8_102_331 + i * 210, 12_301_004 + i * 40)}),
+        ]
+        processes = [
+            app_process(db, "postgres", 3_102, "postgres",
+                        ["postgres", "-c", "shared_buffers=2GB", "-c",
+                         "log_min_duration_statement=500"], utime=1_902_331 + i * 40,
+                        stime=880_112 + i * 30, rss_kb=2_210_000, uid=999),
+            replace(app_process(db, "postgres", 3_161, "postgres",
+                                ["postgres: checkpointer "], utime=40_112, stime=190_331 + i * 12,
+                                rss_kb=2_100_000, uid=999, state="D"), ppid=3_102),
+            replace(app_process(db, "postgres", 4_812, "postgres",
+                                ["postgres: inventory inventory 10.0.6.140(51244) UPDATE"],
+                                utime=8_112 + i * 10, stime=2_331 + i * 6, rss_kb=380_000,
+                                uid=999, state="D"), ppid=3_102),
+            app_process(backup, "restic", 77_020, "restic",
+                        ["restic", "backup", "--host", "ip-10-0-6-31.eu-west-1.compute.internal",
+                         "--tag", "nightly", "/volumes"], utime=61_002 + i * 620,
+                        stime=40_331 + i * 310, threads=14, rss_kb=1_380_000,
+                        state="D" if i % 2 else "R"),
+            app_process(media, "media-server", 21_880, "media-server",
+                        ["/app/media-server", "--root=/srv/uploads"], utime=402_113 + i * 60,
+                        stime=120_331 + i * 30, threads=22, rss_kb=390_000),
+        ]
+        return base_sample([db, backup, media], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(9.84, 8.71, 5.12), running=2, procs_blocked=8,
+                           mem_total_kb=32_312_604, mem_available_kb=19_804_332,
+                           psi_io=(64.3 + i * 2, 58.1 + i, 31.0 + i), disks=disks,
+                           extra_mounts=[store])
+
+    return timeline(Sample(), 15, 3, [0.22] * 3, step, iowait=0.41)
+
+
+
+@scenario("liveness-restarts-cpu-neighbour")
+def liveness_restarts_cpu_neighbour() -> list[Sample]:
+    gateway = Pod("edge", "gateway-74vm54hvx-s5j8w", "3e9b5d1a-7c2f-4a8e-b604-9d1f3b7e5c28",
+                  containers={"gateway": "2d8f" * 16})
+    notifier = Pod("edge", "notifier-kwdttssmt8-r4k8v", "5b3d7f9a-1c4e-4b2a-8d60-2e9c4a6f8b17",
+                   containers={"notifier": "6c0e" * 16})
+    worker = Pod("ml", "embedding-worker-6pzxs2q589-q2m6t", "7c1e9b3d-5a2f-4d8c-a617-0b4e8d2f6c93",
+                 containers={"embedding-worker": "9a4c" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            # No CPU limit: never throttled, but it waits for a CPU most of the time.
+            *pod_cgroups(gateway, "gateway", memory=71 * MIB, memory_max=256 * MIB,
+                         usage_usec=190_000_000 + i * 2_900_000, pids=14,
+                         pressure={"cpu": (62.3, 55.1, 30.2)}),
+            *pod_cgroups(notifier, "notifier", memory=40 * MIB, memory_max=128 * MIB,
+                         cpu_quota_us=20_000, usage_usec=3_100_000_000 + i * 300_000,
+                         nr_periods=1_780_221 + i * 150, nr_throttled=1_203 + i,
+                         throttled_usec=40_112_000 + i * 20_000, pids=6),
+            *pod_cgroups(worker, "embedding-worker", memory=3_620 * MIB, memory_max=6 * GIB,
+                         inactive_file=30 * MIB, active_file=1_310 * MIB,
+                         usage_usec=5_020_000_000 + i * 55_200_000, pids=37,
+                         pressure={"cpu": (9.1, 8.4, 5.2)}),
+        ]
+        processes = [
+            app_process(gateway, "gateway", 40_331, "gateway",
+                        ["/usr/local/bin/gateway", "--config=/etc/gateway/routes.yaml"],
+                        utime=2_110 + i * 210, stime=820 + i * 80, threads=14, rss_kb=66_000),
+            app_process(notifier, "notifier", 18_204, "notifier", ["/app/notifier"],
+                        utime=210_331 + i * 20, stime=90_112 + i * 10, threads=6, rss_kb=36_000),
+            app_process(worker, "embedding-worker", 39_770, "python",
+                        ["python", "-m", "embedder.worker", "--model=/models/e5-large-v2",
+                         "--workers=4", "--queue=embed-requests"],
+                        utime=480_112 + i * 5_300, stime=22_004 + i * 220, threads=37,
+                        rss_kb=3_580_000, state="R"),
+        ]
+        return base_sample([gateway, notifier, worker], cgroups, processes, cpu=s.cpu,
+                           uptime=s.uptime, forks=s.forks, load=(17.8, 15.2, 9.6), running=17,
+                           psi_cpu=(78.4, 71.2, 44.0), mem_available_kb=9_120_331)
+
+    return timeline(Sample(), 15, 3, [0.99] * 3, step)
 
 
 def main() -> None:
