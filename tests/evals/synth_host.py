@@ -1126,6 +1126,136 @@ def liveness_restarts_cpu_neighbour() -> list[Sample]:
     return timeline(Sample(), 15, 3, [0.99] * 3, step)
 
 
+
+@scenario("oomkilled-leak-node-fine")
+def oomkilled_leak_node_fine() -> list[Sample]:
+    token = Pod("auth", "token-service-pkdrqbnq4-n2w7q", "0b6d2f8a-4c1e-4e7b-9a53-7d2b6f0c8e41",
+                containers={"token-service": "4e6a" * 16, "envoy": "8c2e" * 16})
+    search = Pod("search", "opensearch-data-0", "6a2e8c4f-0d3b-4f1a-b795-3e7a1c5d9f26",
+                 containers={"opensearch": "7e1b" * 16})
+    climb = [331, 338, 345, 352]  # MiB, a minute apart, ten minutes after the 4th OOM kill
+
+    def step(i: int, s: Sample) -> Sample:
+        used = climb[i] * MIB
+        app_scope = Cgroup(token.scope("token-service"), memory=used, memory_max=512 * MIB,
+                           inactive_file=1 * MIB, active_file=2 * MIB, oom_kills=4, max_hits=1_240,
+                           usage_usec=240_000_000 + i * 11_000_000, pids=17)
+        envoy_scope = Cgroup(token.scope("envoy"), memory=88 * MIB, memory_max=256 * MIB,
+                             usage_usec=1_900_000_000 + i * 2_400_000, pids=21)
+        pod_level = Cgroup(token.slice, memory=used + 89 * MIB, memory_max=768 * MIB,
+                           oom_kills=4, max_hits=1_240,  # memory.events counts the subtree
+                           usage_usec=2_140_000_000 + i * 13_400_000, pids=39)
+        cgroups = [
+            pod_level, app_scope, envoy_scope,
+            *pod_cgroups(search, "opensearch", memory=9_830 * MIB, memory_max=10 * GIB,
+                         inactive_file=4_700 * MIB, active_file=520 * MIB,
+                         usage_usec=9_020_000_000_000 + i * 12_000_000, pids=118),
+        ]
+        processes = [
+            app_process(token, "token-service", 60_210, "token-service",
+                        ["/usr/local/bin/token-service", "--grpc=:9000"], utime=21_002 + i * 820,
+                        stime=3_112 + i * 280, threads=17, rss_kb=used // KIB - 6_000),
+            app_process(token, "envoy", 9_902, "envoy",
+                        ["envoy", "-c", "/etc/envoy/envoy.yaml"], utime=150_331 + i * 190,
+                        stime=40_220 + i * 50, threads=21, rss_kb=86_000),
+            app_process(search, "opensearch", 8_120, "java",
+                        ["/usr/share/opensearch/jdk/bin/java", "-Xms4g", "-Xmx4g",
+                         "org.opensearch.bootstrap.OpenSearch"], utime=61_020_331 + i * 900,
+                        stime=5_120_004 + i * 300, threads=118, rss_kb=4_810_000, uid=1000),
+        ]
+        return base_sample([token, search], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(0.94, 0.88, 0.91), running=2,
+                           mem_total_kb=32_312_604, mem_available_kb=20_910_332,
+                           page_cache_kb=9_840_112)
+
+    return timeline(Sample(), 60, len(climb), [0.21] * len(climb), step)
+
+
+
+@scenario("latency-cpu-quota-idle-node")
+def latency_cpu_quota_idle_node() -> list[Sample]:
+    resizers = [
+        Pod("media", "image-resizer-pbstc7qpm-x4k9p", "2a8c4e6f-0b1d-4d3a-9e72-5f1b3d7a9c40",
+            containers={"image-resizer": "3b9d" * 16}),
+        Pod("media", "image-resizer-pbstc7qpm-m7t2c", "9f1d3b5a-7e2c-4c8b-a046-1d5f9b3e7a62",
+            containers={"image-resizer": "5d1f" * 16}),
+    ]
+    runner = Pod("ci", "build-runner-m5h6b6t4m6-z8d4k", "4d0f6b8a-2e3c-4a5d-b917-6c3e5a7f9b28",
+                 qos="guaranteed", containers={"runner": "a1c3" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups: list[Cgroup] = []
+        processes: list[Proc] = []
+        for n, pod in enumerate(resizers):
+            # 200m: 20 ms per 100 ms period, throttled in ~86% of the periods
+            cgroups += pod_cgroups(pod, "image-resizer", memory=(301 + 40 * n) * MIB,
+                                   memory_max=1 * GIB, cpu_quota_us=20_000,
+                                   usage_usec=4_100_000_000 + n * 90_000_000 + i * 5_910_000,
+                                   nr_periods=2_460_331 + n * 4_002 + i * 300,
+                                   nr_throttled=2_101_880 + n * 3_310 + i * 258,
+                                   throttled_usec=310_224_000_000 + n * 1_000_000 + i * 15_480_000,
+                                   pids=9)
+            processes.append(app_process(pod, "image-resizer", 30_112 + 400 * n, "image-resizer",
+                                         ["/app/image-resizer", "--listen=:8080"],
+                                         utime=410_112 + i * 420, stime=20_331 + i * 170,
+                                         threads=9, rss_kb=(296 + 40 * n) * 1024))
+        cgroups += pod_cgroups(runner, "runner", memory=2_310 * MIB, memory_max=4 * GIB,
+                               cpu_quota_us=200_000, usage_usec=30_100_000_000 + i * 48_000_000,
+                               nr_periods=221_004 + i * 300, nr_throttled=26_520 + i * 36,
+                               throttled_usec=1_902_331_000 + i * 2_880_000, pids=61)
+        make = app_process(runner, "runner", 51_002, "make", ["make", "-j8", "all"],
+                           utime=1_220 + i * 10, stime=3_300 + i * 20, rss_kb=9_000)
+        compilers = [replace(app_process(runner, "runner", 52_100 + 13 * k + 200 * i, "cc1plus",
+                                         ["/usr/libexec/gcc/x86_64-linux-gnu/12/cc1plus", "-quiet",
+                                          f"src/codec/part{k + 8 * i}.cc", "-O2"],
+                                         utime=310 + 40 * k, stime=22, rss_kb=180_000,
+                                         state="R"), ppid=51_002) for k in range(8)]
+        processes += [make, *compilers]
+        return base_sample([*resizers, runner], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks + i * 410, load=(5.81, 5.42, 4.93), running=9,
+                           psi_cpu=(3.1, 2.8, 2.2), mem_total_kb=7_869_872,
+                           mem_available_kb=4_902_113)
+
+    return timeline(Sample(), 30, 3, [0.35] * 3, step)
+
+
+
+@scenario("emfile-runtime-nofile-default")
+def emfile_runtime_nofile_default() -> list[Sample]:
+    gateway = Pod("realtime", "ws-gateway-fsvt77xrr-c3n8v", "8e2a4c6b-1d3f-4b5e-9c70-4a6e8c0b2d15",
+                  containers={"ws-gateway": "e8a0" * 16})
+    presence = Pod("realtime", "presence-64rdnmnw2-g2h5s", "3c5e7a9b-2d4f-4e6a-8b13-6f8a0c2e4d79",
+                   containers={"redis": "2f6b" * 16})
+    open_files = [30_112, 30_480, 30_208]  # node-wide allocated handles: far from file-max
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(gateway, "ws-gateway", memory=402 * MIB, memory_max=1 * GIB,
+                         usage_usec=3_010_000_000 + i * 4_400_000, pids=6),
+            *pod_cgroups(presence, "redis", memory=310 * MIB, memory_max=1 * GIB,
+                         usage_usec=1_220_000_000 + i * 2_100_000, pids=5),
+        ]
+        processes = [
+            # The runtime's default soft limit; the old node group gave 1048576.
+            app_process(gateway, "ws-gateway", 7_731, "uvicorn",
+                        ["/usr/local/bin/python3.12", "/usr/local/bin/uvicorn", "wsgw.app:app",
+                         "--host=0.0.0.0", "--port=8000", "--ws=websockets", "--no-access-log"],
+                        utime=190_331 + i * 300, stime=61_020 + i * 140, threads=6,
+                        rss_kb=396_000, uid=10001, fd_size=1024, nofile=(1024, 524288)),
+            # redis raises its own soft limit to maxclients + 32 at start.
+            app_process(presence, "redis", 7_402, "redis-server",
+                        ["redis-server *:6379"], utime=80_112 + i * 150, stime=60_331 + i * 120,
+                        threads=5, rss_kb=300_000, uid=999, fd_size=4096,
+                        nofile=(20_032, 524288)),
+        ]
+        return base_sample([gateway, presence], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(0.71, 0.69, 0.64), running=2,
+                           mem_total_kb=16_146_992, mem_available_kb=12_804_113,
+                           file_nr=(open_files[i], 0, 9_223_372_036_854_775_807))
+
+    return timeline(Sample(), 30, 3, [0.14] * 3, step)
+
+
 def main() -> None:
     for name, builder in sorted(BUILDERS.items()):
         folder = SCENARIOS / name / "host"
