@@ -281,8 +281,8 @@ def _meminfo(s: Sample) -> str:
     if s.page_cache_kb is not None:
         cached = s.page_cache_kb
         active_file, inactive_file = cached * 2 // 5, cached - cached * 2 // 5
-        # What is available is mostly the free pages plus the inactive, clean page cache.
-        free = max(available - inactive_file - 402_112, 68_212)
+        # MemAvailable is about the free pages plus the reclaimable page cache and buffers.
+        free = max(available - cached * 9 // 10 - 402_112, 68_212)
     rows = [
         ("MemTotal", total), ("MemFree", free), ("MemAvailable", available),
         ("Buffers", 402_112), ("Cached", cached), ("SwapCached", 0),
@@ -1254,6 +1254,94 @@ def emfile_runtime_nofile_default() -> list[Sample]:
                            file_nr=(open_files[i], 0, 9_223_372_036_854_775_807))
 
     return timeline(Sample(), 30, 3, [0.14] * 3, step)
+
+
+
+@scenario("healthy-node-page-cache")
+def healthy_node_page_cache() -> list[Sample]:
+    broker = Pod("streaming", "kafka-0", "5e7a9c1d-3f2b-4a6e-8d04-7b9d1f3a5c68", qos="guaranteed",
+                 containers={"kafka": "6f2d" * 16})
+    processor = Pod("streaming", "stream-processor-jhhs2znpl-v8c3f",
+                    "1a3c5e7b-9d2f-4c6a-b845-0e2a4c6f8b37",
+                    containers={"stream-processor": "4b8f" * 16})
+    exporter = Pod("streaming", "kafka-exporter-tvxw8pnn76-p4n7w",
+                   "7d9f1b3a-5c2e-4e8a-a067-2c4e6a8d0f59",
+                   containers={"kafka-exporter": "9c3e" * 16})
+    broker_mib = [14_512, 14_560, 14_538]  # of 16Gi; ~10 GiB of it inactive page cache
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            *pod_cgroups(broker, "kafka", memory=broker_mib[i] * MIB, memory_max=16 * GIB,
+                         inactive_file=10_140 * MIB, active_file=610 * MIB,
+                         cpu_quota_us=None, usage_usec=61_200_000_000_000 + i * 41_000_000,
+                         pids=212, io={"259:1": (88_102_331_392 + i * 41_000_000,
+                                                 9_120_331_804_672 + i * 2_400_000_000,
+                                                 9_331_204 + i * 1_020, 412_331_008 + i * 9_100)}),
+            *pod_cgroups(processor, "stream-processor", memory=1_120 * MIB, memory_max=2 * GIB,
+                         inactive_file=12 * MIB, active_file=20 * MIB,
+                         usage_usec=402_000_000_000 + i * 18_000_000, pids=48),
+            *pod_cgroups(exporter, "kafka-exporter", memory=31 * MIB, memory_max=128 * MIB,
+                         usage_usec=9_100_000_000 + i * 400_000, pids=9),
+        ]
+        processes = [
+            app_process(broker, "kafka", 5_120, "java",
+                        ["/opt/bitnami/java/bin/java", "-Xms4g", "-Xmx4g", "-server",
+                         "-XX:+UseG1GC", "kafka.Kafka",
+                         "/opt/bitnami/kafka/config/server.properties"],
+                        utime=51_020_331 + i * 3_000, stime=10_331_004 + i * 1_100, threads=212,
+                        rss_kb=4_610_000, uid=1001),
+            app_process(processor, "stream-processor", 12_881, "java",
+                        ["java", "-Xmx1g", "-jar", "/app/stream-processor.jar"],
+                        utime=3_110_204 + i * 1_300, stime=402_113 + i * 200, threads=48,
+                        rss_kb=1_101_000),
+            app_process(exporter, "kafka-exporter", 12_990, "kafka_exporter",
+                        ["/bin/kafka_exporter", "--kafka.server=kafka-headless.streaming.svc:9092"],
+                        utime=90_331 + i * 30, stime=40_112 + i * 10, threads=9, rss_kb=29_000),
+        ]
+        return base_sample([broker, processor, exporter], cgroups, processes, cpu=s.cpu,
+                           uptime=s.uptime, forks=s.forks, load=(1.42, 1.38, 1.40), running=2,
+                           mem_total_kb=32_312_604, mem_available_kb=19_710_112 - i * 20_000,
+                           page_cache_kb=18_874_368 + i * 20_000, psi_io=(0.4, 0.3, 0.3))
+
+    return timeline(Sample(), 60, 3, [0.34] * 3, step)
+
+
+
+@scenario("healthy-batch-at-its-limit")
+def healthy_batch_at_its_limit() -> list[Sample]:
+    render = Pod("render", "trailer-s04-frames-q8w2t", "6b8d0f2a-4c3e-4a7b-9d15-8e0a2c4f6b39",
+                 qos="guaranteed", containers={"blender": "b1e3" * 16})
+    api = Pod("render", "render-api-c2r2d4cwb-j6c2v", "2c4e6a8b-0d1f-4b3a-8e57-9a1c3e5b7d20",
+              containers={"render-api": "7c9a" * 16})
+
+    def step(i: int, s: Sample) -> Sample:
+        cgroups = [
+            # 3 CPUs of quota for 3 render threads: it uses ~2.9 and is rarely throttled.
+            *pod_cgroups(render, "blender", memory=2_260 * MIB, memory_max=4 * GIB,
+                         inactive_file=300 * MIB, active_file=120 * MIB, cpu_quota_us=300_000,
+                         usage_usec=7_400_000_000 + i * 87_600_000,
+                         nr_periods=25_203 + i * 300, nr_throttled=611 + i * 7,
+                         throttled_usec=9_020_000 + i * 98_000, pids=7),
+            *pod_cgroups(api, "render-api", memory=88 * MIB, memory_max=512 * MIB,
+                         usage_usec=310_000_000_000 + i * 600_000, pids=11,
+                         pressure={"cpu": (1.9, 2.2, 1.8)}),
+        ]
+        processes = [
+            app_process(render, "blender", 45_210, "blender",
+                        ["blender", "-b", "/scenes/trailer-s04.blend", "-E", "CYCLES", "-s", "1",
+                         "-e", "2400", "-a", "--", "--cycles-device", "CPU", "-t", "3", "-o",
+                         "/out/frame_####"], utime=690_112 + i * 8_500, stime=4_020 + i * 260,
+                        threads=7, rss_kb=2_120_000, state="R"),
+            app_process(api, "render-api", 33_018, "render-api", ["/app/render-api"],
+                        utime=2_880_112 + i * 45, stime=202_331 + i * 15, threads=11,
+                        rss_kb=84_000),
+        ]
+        return base_sample([render, api], cgroups, processes, cpu=s.cpu, uptime=s.uptime,
+                           forks=s.forks, load=(3.41, 3.38, 3.30), running=4,
+                           psi_cpu=(4.1, 3.8, 3.6), mem_total_kb=7_869_872,
+                           mem_available_kb=4_410_332)
+
+    return timeline(Sample(), 30, 3, [0.82] * 3, step)
 
 
 def main() -> None:
