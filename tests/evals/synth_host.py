@@ -1259,7 +1259,7 @@ def emfile_runtime_nofile_default() -> list[Sample]:
 
 @scenario("healthy-node-page-cache")
 def healthy_node_page_cache() -> list[Sample]:
-    broker = Pod("streaming", "kafka-0", "5e7a9c1d-3f2b-4a6e-8d04-7b9d1f3a5c68", qos="guaranteed",
+    broker = Pod("streaming", "kafka-0", "5e7a9c1d-3f2b-4a6e-8d04-7b9d1f3a5c68",
                  containers={"kafka": "6f2d" * 16})
     processor = Pod("streaming", "stream-processor-jhhs2znpl-v8c3f",
                     "1a3c5e7b-9d2f-4c6a-b845-0e2a4c6f8b37",
