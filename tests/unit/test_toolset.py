@@ -6,6 +6,7 @@ asserts on what came back in the next request: the data a model answers from.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -205,7 +206,7 @@ async def test_a_long_previous_log_keeps_its_last_line() -> None:
     left_out = 500 - len(excerpt)
     assert left_out > 0
     assert tail["data"]["cut"][0] == (
-        f"log_excerpt: {left_out} older lines left out; the newest {len(excerpt)} are kept"
+        f"log_excerpt: {left_out} older entries left out; the newest {len(excerpt)} are kept"
     )
 
 
@@ -243,3 +244,189 @@ async def test_a_600_character_waiting_message_arrives_whole() -> None:
     )
     assert described["data"]["containers"][0]["message"] == message
     assert problems["data"]["items"][0]["containers"][0]["message"] == message
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def service(name: str, namespace: str, selector: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.20", "selector": selector,
+                 "ports": [{"name": "http", "port": 80, "targetPort": 8080,
+                            "protocol": "TCP"}]},
+    }
+
+
+async def test_a_service_with_no_endpoints_is_visible_with_the_reason() -> None:
+    api = pod(API_POD, HOME, "11111111-2222-4333-8444-555555555555")
+    api["metadata"]["labels"] = {"app": "api"}
+    dns_slice = {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kube-dns-abc", "namespace": "kube-system",
+                     "labels": {"kubernetes.io/service-name": "kube-dns"}},
+        "endpoints": [
+            {"addresses": ["10.0.0.5"], "conditions": {"ready": True}, "nodeName": NODE,
+             "targetRef": {"kind": "Pod", "name": "coredns-1"}},
+            {"addresses": ["10.0.0.6"], "conditions": {"ready": False},
+             "targetRef": {"kind": "Pod", "name": "coredns-2"}},
+        ],
+    }
+    objects = [
+        api,
+        # a typo in the selector: "payment" for "payments"
+        service("payments", HOME, {"app": "payment"}),
+        service("api", HOME, {"app": "api"}),
+        service("kube-dns", "kube-system", {"k8s-app": "kube-dns"}),
+        dns_slice,
+        {"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "api", "namespace": HOME},
+         "subsets": [{"addresses": [{"ip": "10.0.0.9",
+                                     "targetRef": {"kind": "Pod", "name": API_POD}}]}]},
+    ]
+    listed, described, dns, behind = await model_sees(skills_for(objects), [
+        ("services", "list", {}),
+        ("services", "describe", {"name": "payments"}),
+        ("services", "describe", {"name": "kube-dns", "namespace": "kube-system"}),
+        ("services", "for_pod", {"pod": API_POD}),
+    ])
+    first = listed["data"]["items"][0]
+    assert (first["name"], first["ready_endpoints"]) == ("payments", 0)
+    assert first["selector"] == {"app": "payment"}
+    payments = described["data"]
+    assert payments["ready_endpoints"] == 0 and payments["selected_pods"]["total"] == 0
+    assert payments["why_no_endpoints"] == "the selector matches no pod in the namespace"
+    assert payments["ports"] == [{"name": "http", "port": 80, "targetPort": 8080,
+                                  "protocol": "TCP"}]
+    assert dns["data"]["ready"] == [{"ip": "10.0.0.5", "pod": "coredns-1", "node": NODE}]
+    assert dns["data"]["not_ready"] == [{"ip": "10.0.0.6", "pod": "coredns-2"}]
+    assert [(s["name"], s["ready_endpoints"]) for s in behind["data"]["items"]] == [("api", 1)]
+
+
+def rich_pod() -> dict[str, Any]:
+    rich = pod(API_POD, HOME, "11111111-2222-4333-8444-555555555555")
+    rich["spec"].update(
+        priorityClassName="shop-critical",
+        volumes=[
+            {"name": "config", "configMap": {"name": "api-config",
+                                             "items": [{"key": "app.yaml", "path": "app.yaml"}]}},
+            {"name": "tls", "secret": {"secretName": "api-tls"}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "api-data"}},
+            {"name": "scratch", "emptyDir": {"sizeLimit": "1Gi"}},
+        ],
+    )
+    rich["status"]["qosClass"] = "Burstable"
+    rich["spec"]["containers"][0].update(
+        args=["--config", "/etc/api/app.yaml", "--workers", "4"],
+        env=[
+            {"name": "LOG_LEVEL", "value": "debug"},
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pw"}}},
+            {"name": "FEATURES", "valueFrom": {"configMapKeyRef": {"name": "flags",
+                                                                   "key": "list"}}},
+        ],
+        envFrom=[{"configMapRef": {"name": "api-env"}}],
+        resources={"requests": {"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "1Gi"},
+                   "limits": {"memory": "512Mi", "ephemeral-storage": "2Gi"}},
+        volumeMounts=[{"name": "config", "mountPath": "/etc/api", "readOnly": True}],
+        readinessProbe={"httpGet": {"path": "/healthz", "port": 8080},
+                        "timeoutSeconds": 1, "periodSeconds": 5},
+    )
+    return rich
+
+
+async def test_describe_pod_shows_volumes_env_sources_resources_and_probes() -> None:
+    (described,) = await model_sees(skills_for([rich_pod()]),
+                                    [("pods", "describe_pod", {"name": API_POD})])
+    data = described["data"]
+    assert data["volumes"] == [
+        {"name": "config", "source": "ConfigMap/api-config",
+         "items": [{"key": "app.yaml", "path": "app.yaml"}]},
+        {"name": "tls", "source": "Secret/api-tls"},
+        {"name": "data", "source": "PersistentVolumeClaim/api-data"},
+        {"name": "scratch", "source": "emptyDir", "sizeLimit": "1Gi"},
+    ]
+    assert (data["qosClass"], data["priorityClassName"], data["node"]) == (
+        "Burstable", "shop-critical", NODE)
+    (spec,) = data["containerSpecs"]
+    assert spec["args"] == "--config /etc/api/app.yaml --workers 4"
+    assert spec["env"] == [
+        {"name": "LOG_LEVEL", "value": "debug"},
+        {"name": "DB_PASSWORD", "from": "Secret/db key pw"},
+        {"name": "FEATURES", "from": "ConfigMap/flags key list"},
+    ]
+    assert spec["envFrom"] == ["ConfigMap/api-env"]
+    assert spec["resources"]["limits"] == {"memory": "512Mi", "ephemeral-storage": "2Gi"}
+    assert spec["volumeMounts"] == [{"name": "config", "mountPath": "/etc/api", "readOnly": True}]
+    assert spec["probes"]["readinessProbe"] == {
+        "periodSeconds": 5, "timeoutSeconds": 1, "httpGet": "http://:8080/healthz"}
+
+
+def replica_set(revision: int, image: str, memory: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": f"api-{revision}", "namespace": HOME,
+                     "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                     "ownerReferences": [{"kind": "Deployment", "name": "api",
+                                          "controller": True}]},
+        "spec": {"template": {"spec": {"containers": [{
+            "name": "api", "image": image, "env": env,
+            "resources": {"limits": {"memory": memory}}}]}}},
+        "status": {"replicas": 1 if revision == 3 else 0},
+    }
+
+
+async def test_revisions_storage_classes_jobs_and_configmap_keys() -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "api", "namespace": HOME},
+                  "spec": {"selector": {"matchLabels": {"app": "api"}}}}
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "api-config", "namespace": HOME},
+                 "data": {"settings.yaml": "level: debug\n", "SECRET_SAUCE": "never-shown-42"}}
+    failed_job = {"apiVersion": "batch/v1", "kind": "Job",
+                  "metadata": {"name": "nightly-report-29000", "namespace": "batch",
+                               "ownerReferences": [{"kind": "CronJob",
+                                                    "name": "nightly-report"}]},
+                  "spec": {"backoffLimit": 2},
+                  "status": {"failed": 3, "startTime": "2026-11-24T05:00:00Z", "conditions": [
+                      {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                       "message": "Job has reached the specified backoff limit"}]}}
+    classes = [
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+         "metadata": {"name": "standard", "annotations": {
+             "storageclass.kubernetes.io/is-default-class": "true"}},
+         "provisioner": "rancher.io/local-path", "volumeBindingMode": "WaitForFirstConsumer"},
+        {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+         "metadata": {"name": "fast"}, "provisioner": "ebs.csi.aws.com"},
+    ]
+    objects = [
+        rich_pod(), deployment, configmap, failed_job, *classes, cluster()[-1],
+        replica_set(1, "shop/api:1.0", "256Mi", [{"name": "MODE", "value": "a"}]),
+        replica_set(3, "shop/api:1.2", "512Mi", [{"name": "MODE", "value": "b"},
+                                                 {"name": "CACHE", "value": "on"}]),
+        replica_set(2, "shop/api:1.1", "256Mi", [{"name": "MODE", "value": "a"}]),
+    ]
+    revisions, storage, jobs, keys = await model_sees(skills_for(objects), [
+        ("workloads", "revisions", {"name": "api"}),
+        ("workloads", "storage_classes", {}),
+        ("workloads", "jobs", {"namespace": "batch"}),
+        ("workloads", "configmap", {"name": "api-config"}),
+    ])
+    history = revisions["data"]["revisions"]
+    assert [r["revision"] for r in history] == [1, 2, 3] and revisions["data"]["current"] == 3
+    assert history[1]["changes"] == ["api: image 'shop/api:1.0' -> 'shop/api:1.1'"]
+    assert history[2]["changes"] == [
+        "api: image 'shop/api:1.1' -> 'shop/api:1.2'",
+        "api: resources {'limits': {'memory': '256Mi'}} -> {'limits': {'memory': '512Mi'}}",
+        "api: env CACHE added",
+        "api: env MODE changed",
+    ]
+    assert [(c["name"], c["default"]) for c in storage["data"]["items"]] == [
+        ("standard", True), ("fast", False)]
+    (job,) = jobs["data"]["jobs"]["items"]
+    assert job["cronJob"] == "nightly-report"
+    assert job["conditions"][0]["reason"] == "BackoffLimitExceeded"
+    assert jobs["data"]["cronjobs"]["items"][0]["schedule"] == "0 * * * *"
+    assert keys["data"]["keys"] == {"SECRET_SAUCE": "[REDACTED]",
+                                    "settings.yaml": "13 characters"}
+    assert keys["data"]["used_by"] == [API_POD]
+    assert "never-shown-42" not in json.dumps(keys)

@@ -25,8 +25,9 @@ from kubelens.models import ToolResult
 VALUE_CAP = 2_000
 #: A string cut to fit a budget keeps at least this many characters.
 VALUE_FLOOR = 200
-#: Keys whose lists are ordered oldest to newest: a cut keeps their end.
-NEWEST_LAST = frozenset({"log_excerpt"})
+#: Keys whose lists are ordered oldest to newest (log lines, a Deployment's revisions):
+#: a cut keeps their end.
+NEWEST_LAST = frozenset({"log_excerpt", "revisions"})
 #: Room kept for the ``cut`` notes themselves.
 NOTE_ROOM = 400
 
@@ -49,7 +50,7 @@ class _ListCut:
     def note(self) -> str:
         kept = self.total - self.removed
         if self.newest_last:
-            return f"{self.path}: {self.removed} older lines left out; the newest {kept} are kept"
+            return f"{self.path}: {self.removed} older entries left out; the newest {kept} are kept"
         return f"{self.path}: {self.removed} of {self.total} items left out; the first {kept} kept"
 
 

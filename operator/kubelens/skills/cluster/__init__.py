@@ -1,5 +1,5 @@
 """Cluster skills: read-only views of the Kubernetes API (pods, events, logs, nodes,
-workloads), each reading through a :class:`ClusterSource`."""
+workloads, services), each reading through a :class:`ClusterSource`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from kubelens.skills.cluster.events import EventsSkill
 from kubelens.skills.cluster.logs import LogsSkill
 from kubelens.skills.cluster.nodes import NodesSkill
 from kubelens.skills.cluster.pods import PodsSkill
+from kubelens.skills.cluster.services import ServicesSkill
 from kubelens.skills.cluster.source import (
     ClusterSource,
     ClusterSourceError,
@@ -22,6 +23,7 @@ CLUSTER_SKILLS: tuple[type[Skill], ...] = (
     LogsSkill,
     NodesSkill,
     WorkloadsSkill,
+    ServicesSkill,
 )
 
 
@@ -33,6 +35,7 @@ def cluster_skills(source: ClusterSource, namespace: str | None = None) -> list[
         LogsSkill(source, namespace),
         NodesSkill(source, namespace),
         WorkloadsSkill(source, namespace),
+        ServicesSkill(source, namespace),
     ]
 
 
@@ -45,6 +48,7 @@ __all__ = [
     "LogsSkill",
     "NodesSkill",
     "PodsSkill",
+    "ServicesSkill",
     "StaticSource",
     "WorkloadsSkill",
     "cluster_skills",

@@ -12,6 +12,7 @@ from kubelens.redact import redact_text
 from kubelens.skills.base import Skill, ToolFunction
 from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
 from kubelens.skills.fit import VALUE_CAP, clip
+from kubelens.skills.params import NAMESPACE
 
 #: Longest message (event, condition, container state) kept in a snapshot or tool result:
 #: generous, because the informative part (an image digest, a key name) is often the end.
@@ -34,12 +35,7 @@ FAILING_WAITING_REASONS = IMAGE_PULL_REASONS | CONFIG_ERROR_REASONS | {"CrashLoo
 
 
 #: The ``namespace`` argument every namespaced tool takes.
-NAMESPACE_PARAMETER: dict[str, Any] = {
-    "type": "string",
-    "maxLength": 63,
-    "description": "Namespace to read (default: the investigation's). Any namespace is "
-    "readable, read-only.",
-}
+NAMESPACE_PARAMETER = NAMESPACE
 
 
 class ClusterSkill(Skill):

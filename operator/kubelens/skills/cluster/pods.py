@@ -32,6 +32,7 @@ from kubelens.skills.cluster.common import (
     short,
     sort_problem_first,
 )
+from kubelens.skills.cluster.podspec import pod_spec_view
 from kubelens.skills.cluster.source import KINDS, ClusterSource, ClusterSourceError
 
 #: Problem pods described in full in a snapshot; the rest are counted.
@@ -183,15 +184,8 @@ class PodsSkill(ClusterSkill):
         pod = self.find("Pod", name, namespace)
         if pod is None:
             return ToolResult.empty(f"no pod named {name!r} in {self.where(namespace)}")
-        described = pod_summary(pod)
-        spec = section(pod, "spec")
+        described = {**pod_summary(pod), **pod_spec_view(pod)}
         described["configRefs"] = config_references(pod)
-        described["probes"] = {
-            name: sorted(k for k in ("livenessProbe", "readinessProbe", "startupProbe") if k in c)
-            for name, c in container_specs(pod).items()
-        }
-        if spec.get("nodeSelector"):
-            described["nodeSelector"] = spec.get("nodeSelector")
         claims = claim_names(pod)
         if claims:
             described["claims"] = claims

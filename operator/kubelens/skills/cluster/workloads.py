@@ -24,19 +24,29 @@ from kubelens.skills.cluster.common import (
     section,
     short,
 )
+from kubelens.skills.cluster.objects import (
+    DEFAULT_CLASS,
+    REVISION,
+    configmap_keys,
+    cronjob_view,
+    job_failed,
+    job_view,
+    revision_history,
+    storage_class_view,
+)
+from kubelens.skills.cluster.pods import config_references
 from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
+from kubelens.skills.params import NAME, NAMESPACE, enum, params
 
 ROLLOUT_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 LISTABLE_KINDS = (*ROLLOUT_KINDS, "Job", "HorizontalPodAutoscaler", "PersistentVolumeClaim")
-REVISION = "deployment.kubernetes.io/revision"
-DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 SNAPSHOT_ROWS = 20
 FAILING_PODS_SHOWN = 5
 
 
 class WorkloadsSkill(ClusterSkill):
     name = "workloads"
-    description = "Rollouts (Deployment/StatefulSet/DaemonSet), PVCs, HPAs at max."
+    description = "Rollouts and revisions, Jobs/CronJobs, PVCs/StorageClasses, ConfigMap keys."
     prompt = (
         "workloads: a rollout is stuck when its new pods fail (ProgressDeadlineExceeded); "
         "the failing pods say why. A Pending PVC names a StorageClass that must exist."
@@ -44,25 +54,49 @@ class WorkloadsSkill(ClusterSkill):
 
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
         super().__init__(source, namespace)
+        kind = enum(LISTABLE_KINDS)
         self.add_tool(
             "list",
             "Workloads of a kind (default: all rollout kinds) with their state.",
-            {"properties": {"kind": {"type": "string", "enum": list(LISTABLE_KINDS)}}},
+            params(kind=kind, namespace=NAMESPACE),
             self.list_workloads,
         )
         self.add_tool(
             "rollout_status",
             "Rollout of one workload and its failing pods.",
-            {
-                "properties": {
-                    "kind": {"type": "string", "enum": list(ROLLOUT_KINDS)},
-                    "name": {"type": "string", "maxLength": 253},
-                },
-                "required": ["kind", "name"],
-            },
+            params(["kind", "name"], kind=enum(ROLLOUT_KINDS), name=NAME, namespace=NAMESPACE),
             self.rollout_status,
         )
-        self.add_tool("pvcs", "PersistentVolumeClaims that are not Bound, and why.", {}, self.pvcs)
+        self.add_tool(
+            "revisions",
+            "A Deployment's revision history: images, and what changed (env, resources, args).",
+            params(["name"], name=NAME, namespace=NAMESPACE),
+            self.revisions,
+        )
+        self.add_tool(
+            "pvcs",
+            "PersistentVolumeClaims that are not Bound, and why.",
+            params(namespace=NAMESPACE),
+            self.pvcs,
+        )
+        self.add_tool(
+            "storage_classes",
+            "Every StorageClass: default, provisioner, binding mode.",
+            {},
+            self.storage_classes,
+        )
+        self.add_tool(
+            "jobs",
+            "CronJobs and Jobs with their conditions, failed first.",
+            params(namespace=NAMESPACE, cronjob=NAME),
+            self.jobs,
+        )
+        self.add_tool(
+            "configmap",
+            "A ConfigMap's keys and sizes (never values), and which pods use it.",
+            params(["name"], name=NAME, namespace=NAMESPACE),
+            self.configmap,
+        )
 
     # ------------------------------------------------------------------ snapshot
 
@@ -168,11 +202,11 @@ class WorkloadsSkill(ClusterSkill):
 
     # ------------------------------------------------------------------ tools
 
-    def list_workloads(self, kind: str | None = None) -> ToolResult:
+    def list_workloads(self, kind: str | None = None, namespace: str | None = None) -> ToolResult:
         kinds = [kind] if kind else list(ROLLOUT_KINDS)
         rows: list[dict[str, Any]] = []
         for each in kinds:
-            for obj in self.list_kind(each):
+            for obj in self.list_kind(each, namespace=namespace):
                 if each in ROLLOUT_KINDS:
                     row = rollout_state(obj)
                 elif each == "HorizontalPodAutoscaler":
@@ -183,32 +217,106 @@ class WorkloadsSkill(ClusterSkill):
                     row = job_row(obj)
                 rows.append(row)
         if not rows:
-            return ToolResult.empty(f"no {' or '.join(kinds)} objects")
+            return ToolResult.empty(f"no {' or '.join(kinds)} objects in {self.where(namespace)}")
         return ToolResult.ok(limited(rows, 100))
 
-    def rollout_status(self, kind: str, name: str) -> ToolResult:
-        workload = self.find(kind, name)
+    def rollout_status(self, kind: str, name: str, namespace: str | None = None) -> ToolResult:
+        workload = self.find(kind, name, namespace)
         if workload is None:
-            return ToolResult.empty(f"no {kind} named {name!r}")
+            return ToolResult.empty(f"no {kind} named {name!r} in {self.where(namespace)}")
         errors: list[str] = []
         status = self._with_pods(workload, rollout_state(workload), errors)
         if errors:
             status["errors"] = errors
         return ToolResult.ok(status)
 
-    def pvcs(self) -> ToolResult:
+    def revisions(self, name: str, namespace: str | None = None) -> ToolResult:
+        deployment = self.find("Deployment", name, namespace)
+        if deployment is None:
+            return ToolResult.empty(f"no Deployment named {name!r} in {self.where(namespace)}")
+        owned = [
+            rs
+            for rs in self.list_kind("ReplicaSet", namespace=namespace_of(deployment))
+            if any(
+                o.get("kind") == "Deployment" and o.get("name") == name
+                for o in items(meta(rs), "ownerReferences")
+            )
+        ]
+        if not owned:
+            return ToolResult.empty(f"no ReplicaSet of Deployment {name} is recorded")
+        history = revision_history(owned)
+        # newest last (see fit.NEWEST_LAST): a cut keeps the revisions that matter
+        return ToolResult.ok(
+            {
+                "deployment": name,
+                "namespace": namespace_of(deployment),
+                "current": history[-1]["revision"],
+                "revisions": history,
+            }
+        )
+
+    def pvcs(self, namespace: str | None = None) -> ToolResult:
         errors: list[str] = []
         claims = [
             pvc_row(self, c, errors)
-            for c in self.list_kind("PersistentVolumeClaim")
+            for c in self.list_kind("PersistentVolumeClaim", namespace=namespace)
             if section(c, "status").get("phase") != "Bound"
         ]
         if not claims:
-            return ToolResult.empty("every PersistentVolumeClaim is Bound")
+            return ToolResult.empty(
+                f"every PersistentVolumeClaim in {self.where(namespace)} is Bound"
+            )
         result = limited(claims, 50)
         if errors:
             result["errors"] = errors
         return ToolResult.ok(result)
+
+    def storage_classes(self) -> ToolResult:
+        classes = self.source.list("StorageClass")
+        if not classes:
+            return ToolResult.empty("no StorageClass exists: claims need a static PersistentVolume")
+        return ToolResult.ok(limited([storage_class_view(c) for c in classes], 50))
+
+    def jobs(self, namespace: str | None = None, cronjob: str | None = None) -> ToolResult:
+        errors: list[str] = []
+        cronjobs = [
+            c
+            for c in self.read("CronJob", errors, namespace=namespace)
+            if cronjob is None or name_of(c) == cronjob
+        ]
+        jobs = [
+            j
+            for j in self.read("Job", errors, namespace=namespace)
+            if cronjob is None or job_view(j).get("cronJob") == cronjob
+        ]
+        if not cronjobs and not jobs:
+            scope = f" of CronJob {cronjob}" if cronjob else ""
+            return ToolResult.empty(
+                f"no Jobs{scope} in {self.where(namespace)}"
+                + (f" ({'; '.join(errors)})" if errors else "")
+            )
+        # failed first, newest first within each group
+        jobs.sort(key=lambda j: str(section(j, "status").get("startTime") or ""), reverse=True)
+        jobs.sort(key=lambda j: not job_failed(j))
+        result: dict[str, Any] = {
+            "cronjobs": limited([cronjob_view(c) for c in cronjobs], 30),
+            "jobs": limited([job_view(j) for j in jobs], 30),
+        }
+        if errors:
+            result["errors"] = errors
+        return ToolResult.ok(result)
+
+    def configmap(self, name: str, namespace: str | None = None) -> ToolResult:
+        found = self.find("ConfigMap", name, namespace)
+        if found is None:
+            return ToolResult.empty(f"no ConfigMap named {name!r} in {self.where(namespace)}")
+        view = configmap_keys(found)
+        view["used_by"] = [
+            name_of(p)
+            for p in self.list_kind("Pod", namespace=namespace_of(found))
+            if f"ConfigMap/{name}" in {ref.split(":")[0] for ref in config_references(p)}
+        ][:20]
+        return ToolResult.ok(view)
 
 
 # ---------------------------------------------------------------------- rollout state
