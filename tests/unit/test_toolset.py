@@ -361,7 +361,9 @@ async def test_describe_pod_shows_volumes_env_sources_resources_and_probes() -> 
         "periodSeconds": 5, "timeoutSeconds": 1, "httpGet": "http://:8080/healthz"}
 
 
-def replica_set(revision: int, image: str, memory: str, env: list[dict[str, Any]]) -> dict[str, Any]:
+def replica_set(
+    revision: int, image: str, memory: str, env: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": f"api-{revision}", "namespace": HOME,
