@@ -57,6 +57,10 @@ KNOWN_GAPS: dict[str, str] = {
         "sees the node's PIDs exhausted but not pdf-renderer's zombie Chromiums holding them",
     "oom-killed-by-node-memory":
         "blames orders-api's own limit, not otel-agent (no limit) filling the node's memory",
+    "api-crashloop-db-claim-unprovisioned":
+        "finds the missing StorageClass but reports each crash-looping API pod apart (6 insights)",
+    "job-backoff-limit-migration":
+        "sees tracebacks in the Job's pods, not the failed Job or the UndefinedColumn they report",
 }
 
 
