@@ -61,6 +61,10 @@ KNOWN_GAPS: dict[str, str] = {
         "finds the missing StorageClass but reports each crash-looping API pod apart (6 insights)",
     "job-backoff-limit-migration":
         "sees tracebacks in the Job's pods, not the failed Job or the UndefinedColumn they report",
+    "dns-coredns-down-kube-system":
+        "reports each pod's failed lookups, never follows them to CoreDNS crash-looping (loop)",
+    "service-selector-mismatch":
+        "sees no error: nginx's 502s and the Service without endpoints are not linked",
 }
 
 
