@@ -65,6 +65,8 @@ KNOWN_GAPS: dict[str, str] = {
         "reports each pod's failed lookups, never follows them to CoreDNS crash-looping (loop)",
     "service-selector-mismatch":
         "sees no error: nginx's 502s and the Service without endpoints are not linked",
+    "healthy-rollout-progressing":
+        "calls an old pod's OOMKilled restart from four days ago a current problem (high)",
 }
 
 
