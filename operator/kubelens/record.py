@@ -86,6 +86,7 @@ CGROUP_V2_FILES = (
     "cpu.max",
     "pids.current",
     "pids.max",
+    "io.stat",
 )
 CGROUP_V1_FILES = {
     "memory": (
@@ -349,7 +350,7 @@ def take_sample(paths: HostPaths, target: Path) -> None:
     for name in PROC_HOST_VIEW_FILES:
         _copy(hostfs.host_proc_file(paths.proc, name), proc / name)
     _copy_processes(paths.proc, proc)
-    _copy_cgroups(paths.cgroup, target / scenarios.CGROUP_ROOT)
+    _copy_cgroups(paths.cgroup, paths.proc, target / scenarios.CGROUP_ROOT)
     _copy_pod_log_names(paths.rootfs, target)
     disks = disk_figures(paths)
     (target / scenarios.DF_FILE).write_text(json.dumps(disks, indent=2, sort_keys=True) + "\n")
@@ -382,8 +383,8 @@ def _copy_processes(proc: Path, target: Path) -> None:
             (target / pid / "cmdline").write_bytes(redact_text(text).encode() + b"\0")
 
 
-def _copy_cgroups(root: Path, target: Path) -> None:
-    layout = Layout.detect(root)
+def _copy_cgroups(root: Path, proc: Path, target: Path) -> None:
+    layout = Layout.detect(root, proc)
     if layout.version is None:
         return
     if layout.version == "v2":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +16,11 @@ import pytest
 from kubelens.coordinator import Coordinator, LiteLLMClient
 from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import RunOutcome
+from kubelens.skills import node_skills
 from kubelens.skills.base import Skill
 from kubelens.skills.cluster import StaticSource, cluster_skills
 from tests.llm_server import ScriptedLLM, Turn, call
+from tests.unit.test_node_skills import MIB, POD_UID, FakeHost, systemd_pod, v2_systemd_host
 
 HOME = "shop"
 NODE = "node-1"
@@ -432,3 +435,69 @@ async def test_revisions_storage_classes_jobs_and_configmap_keys() -> None:
                                     "settings.yaml": "13 characters"}
     assert keys["data"]["used_by"] == [API_POD]
     assert "never-shown-42" not in json.dumps(keys)
+
+
+# --------------------------------------------------------------------------- node data
+
+
+CGROUP2_MOUNTS = (
+    "/dev/sda1 / ext4 rw,relatime 0 0\n"
+    "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0\n"
+)
+
+
+def recorded_v2_host(root: Path, mounts: str | None) -> FakeHost:
+    """A v2 tree as some recordings hold it: no cgroup.controllers at the root."""
+    host = v2_systemd_host(root)
+    (host.cgroup / "cgroup.controllers").unlink()
+    pod_dir = host.cgroup / systemd_pod(host)
+    (pod_dir / "io.stat").write_text("259:0 rbytes=4096 wbytes=1048576 rios=1 wios=256\n")
+    if mounts is not None:
+        host.proc_file("mounts", mounts)
+    return host
+
+
+async def test_a_recorded_v2_tree_without_cgroup_controllers_is_read_from_proc_mounts(
+    tmp_path: Path,
+) -> None:
+    host = recorded_v2_host(tmp_path, CGROUP2_MOUNTS)
+    pod_path = systemd_pod(host)
+    found, detail = await model_sees(node_skills(host.paths), [
+        ("containers", "pod", {"uid": POD_UID}),
+        ("containers", "cgroup", {"path": pod_path}),
+    ])
+    assert found["status"] == "ok", found
+    assert found["data"]["pod"]["memory_limit_bytes"] == 640 * MIB
+    assert detail["data"]["memory_stat"] == {"anon": 500000000, "inactive_file": 10485760}
+    assert detail["data"]["io_stat"] == {
+        "259:0": {"rbytes": 4096, "wbytes": 1048576, "rios": 1, "wios": 256}}
+
+
+async def test_no_cgroup_tree_is_said_without_kubelens_scratch_paths(tmp_path: Path) -> None:
+    host = recorded_v2_host(tmp_path, mounts="/dev/sda1 / ext4 rw 0 0\n")
+    (found,) = await model_sees(node_skills(host.paths), [("containers", "pod", {"uid": POD_UID})])
+    assert found["status"] == "no_data"
+    assert "no cgroup hierarchy found at /sys/fs/cgroup" in found["error"]
+    assert str(tmp_path) not in found["error"]
+
+
+async def test_process_figures_are_bounded_and_explained(tmp_path: Path) -> None:
+    host = FakeHost(tmp_path)
+    host.proc_file("stat", "cpu  1 0 1 1 0 0 0 0 0 0\ncpu0 1 0 1 1 0 0 0 0 0 0\n")
+    # an uptime recorded a moment before the processes: lifetimes come out near zero
+    host.proc_file("uptime", "100.00 100.00\n")
+    host.process(10, "java", utime=7_000_000, start=9_999, rss_pages=50_000)
+    host.process(11, "sidecar", utime=10, start=100)
+    (host.proc / "11" / "fd").rmdir()  # the recording has stat but no fd table
+    top, files, process = await model_sees(node_skills(host.paths), [
+        ("processes", "top", {"by": "memory", "limit": 10}),
+        ("processes", "open_files", {"pid": 11}),
+        ("processes", "process", {"pid": 11}),
+    ])
+    java = top["data"]["processes"][0]
+    assert java["name"] == "java" and java["cpu_percent"] is None  # not 7,841,100 %
+    assert top["data"]["note"] == "2 shown: only 2 processes are readable on this node"
+    assert files["status"] == "no_data"
+    assert "open files of pid 11 are not readable here" in files["error"]
+    assert "No such file" not in files["error"]
+    assert process["data"]["name"] == "sidecar"

@@ -38,6 +38,9 @@ WORKING_SET_FROM = 0.8
 #: Limits change rarely (a restart, an in-place resize): re-read them this often.
 LIMIT_TTL = 30.0
 DEFAULT_MAX_CGROUPS = 400
+#: The cgroup root as the user knows it, whatever path the tree is read from (the host's
+#: tree mounted into the agent's pod, a recorded sample unpacked in a scratch folder).
+HOST_CGROUP = "/sys/fs/cgroup"
 MAX_DEPTH = 8
 
 _POD = re.compile(
@@ -175,16 +178,67 @@ class Layout:
     note: str = ""
 
     @classmethod
-    def detect(cls, root: Path) -> Layout:
+    def detect(cls, root: Path, proc: Path | None = None) -> Layout:
+        """The layout under ``root``: from its files (``cgroup.controllers`` at the root
+        is v2; a ``memory`` directory is v1), else from what ``<proc>/mounts`` says is
+        mounted at /sys/fs/cgroup (a recorded tree or a host may lack the marker files)."""
         if (root / "cgroup.controllers").exists():
             controllers = (hostfs.read_text(root / "cgroup.controllers") or "").split()
             return cls("v2", root, root, root if "pids" in controllers else None)
-        if (root / "memory").is_dir():
-            cpu = next((root / n for n in ("cpu", "cpu,cpuacct") if (root / n).is_dir()), None)
-            pids = root / "pids" if (root / "pids").is_dir() else None
-            hybrid = (root / "unified" / "cgroup.controllers").exists()
-            return cls("hybrid" if hybrid else "v1", root / "memory", cpu, pids)
-        return cls(None, note=f"no cgroup hierarchy found under {root}")
+        mounts = cgroup_mounts(proc) if proc is not None else {}
+        if mounts.get("") == "cgroup2":
+            # no controllers file to say whether pids is enabled: its files tell per cgroup
+            return cls("v2", root, root, root)
+        memory = mounts.get("memory") or "memory"
+        if (root / memory).is_dir():
+            cpu_names = [mounts[k] for k in ("cpu",) if k in mounts] + ["cpu", "cpu,cpuacct"]
+            cpu = next((root / n for n in cpu_names if (root / n).is_dir()), None)
+            pids_name = mounts.get("pids") or "pids"
+            pids = root / pids_name if (root / pids_name).is_dir() else None
+            hybrid = (root / "unified" / "cgroup.controllers").exists() or (
+                mounts.get("unified") == "cgroup2"
+            )
+            return cls("hybrid" if hybrid else "v1", root / memory, cpu, pids)
+        return cls(
+            None,
+            note=f"no cgroup hierarchy found at {HOST_CGROUP}: neither cgroup.controllers "
+            f"(v2) nor a memory controller (v1), and no cgroup mount in /proc/mounts",
+        )
+
+
+def io_stat(path: str) -> dict[str, dict[str, int]]:
+    """cgroup v2 ``io.stat``: bytes and operations read and written, by device."""
+    out: dict[str, dict[str, int]] = {}
+    for line in (hostfs.read_text(path) or "").splitlines():
+        device, *pairs = line.split()
+        counters = {}
+        for pair in pairs:
+            key, _, value = pair.partition("=")
+            if key in ("rbytes", "wbytes", "rios", "wios") and value.isdigit():
+                counters[key] = int(value)
+        if counters:
+            out[device] = counters
+    return out
+
+
+def cgroup_mounts(proc: Path) -> dict[str, str]:
+    """What /proc/mounts mounts under /sys/fs/cgroup: ``{"": "cgroup2"}`` for a unified
+    root, ``{"memory": "memory", "cpu": "cpu,cpuacct", "unified": "cgroup2"}`` for v1
+    controllers (by controller, their directory) and a hybrid's unified tree."""
+    found: dict[str, str] = {}
+    text = hostfs.read_text(hostfs.host_proc_file(proc, "mounts")) or ""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4 or not fields[1].startswith(HOST_CGROUP):
+            continue
+        relative = fields[1][len(HOST_CGROUP) :].strip("/")
+        if fields[2] == "cgroup2":
+            found["unified" if relative else ""] = "cgroup2"
+        elif fields[2] == "cgroup" and relative:
+            for option in fields[3].split(","):
+                if option in ("memory", "cpu", "pids"):
+                    found[option] = relative
+    return found
 
 
 @dataclass
@@ -352,7 +406,7 @@ class ContainersSkill(Skill):
     # -- snapshot ---------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        layout = Layout.detect(self.paths.cgroup)
+        layout = Layout.detect(self.paths.cgroup, self.paths.proc)
         if layout.version is None or layout.memory is None:
             return {
                 "available": False,
@@ -482,18 +536,18 @@ class ContainersSkill(Skill):
     # -- tools ------------------------------------------------------------------------
 
     def cgroup(self, path: str) -> Any:
-        layout = Layout.detect(self.paths.cgroup)
+        layout = Layout.detect(self.paths.cgroup, self.paths.proc)
         if layout.memory is None:
             return ToolResult.empty(layout.note)
         relative = self._relative(path, layout)
         if relative is None:
             return ToolResult.fail(
                 f"path {path!r} leaves the cgroup tree; give a path relative to "
-                f"{self.paths.cgroup}, such as kubepods.slice or system.slice"
+                f"{HOST_CGROUP}, such as kubepods.slice or system.slice"
             )
         if not (layout.memory / relative).is_dir():
             return ToolResult.empty(
-                f"no cgroup {relative!r} under {layout.memory}; call memory_usage(), "
+                f"no cgroup {relative!r} under {HOST_CGROUP}; call memory_usage(), "
                 "throttled() or pod(uid) to find cgroup paths"
             )
         self.names.refresh()
@@ -507,7 +561,7 @@ class ContainersSkill(Skill):
         return row
 
     def pod(self, uid: str) -> Any:
-        layout = Layout.detect(self.paths.cgroup)
+        layout = Layout.detect(self.paths.cgroup, self.paths.proc)
         if layout.memory is None:
             return ToolResult.empty(layout.note)
         self.names.refresh()
@@ -544,7 +598,7 @@ class ContainersSkill(Skill):
 
     def _tool_stats(self) -> list[CgroupStats] | ToolResult:
         """Every cgroup's statistics for a tool call, or why there are none."""
-        layout = Layout.detect(self.paths.cgroup)
+        layout = Layout.detect(self.paths.cgroup, self.paths.proc)
         if layout.memory is None:
             return ToolResult.empty(layout.note)
         self.names.refresh()
@@ -671,6 +725,10 @@ class ContainersSkill(Skill):
             s.throttled_usec = cpu.get("throttled_usec")
             if detail and cpu:
                 s.extra["cpu_usage_seconds"] = round(cpu.get("usage_usec", 0) / 1e6, 1)
+        if detail:
+            io = io_stat(f"{d}/io.stat")
+            if io:
+                s.extra["io_stat"] = io
         if layout.pids is not None:
             s.pids_limit = self._limit(f"{d}/pids.max")
             if s.pids_limit is not None or detail:
@@ -708,13 +766,11 @@ class ContainersSkill(Skill):
         self._working_set(s, d, "total_inactive_file", detail)
 
     def _working_set(self, s: CgroupStats, d: str, inactive_key: str, detail: bool) -> None:
-        if s.memory_bytes is None:
-            return
-        raw = hostfs.ratio(s.memory_bytes, s.memory_limit)
+        raw = hostfs.ratio(s.memory_bytes, s.memory_limit) if s.memory_bytes is not None else None
         if not detail and (raw is None or raw < WORKING_SET_FROM):
             return
         stat = hostfs.read_keyed(f"{d}/memory.stat")
-        if inactive_key in stat:
+        if inactive_key in stat and s.memory_bytes is not None:
             s.working_set = max(0, s.memory_bytes - stat[inactive_key])
         if detail:
             keep = (
@@ -730,8 +786,17 @@ class ContainersSkill(Skill):
                 "total_inactive_file",
                 "swap",
                 "total_swap",
+                "kernel",
+                "sock",
+                "slab",
+                "file_dirty",
+                "file_writeback",
+                "pgmajfault",
             )
-            s.extra["memory_stat"] = {k: stat[k] for k in keep if k in stat}
+            # the usual keys; a kernel that names them otherwise still shows what it has
+            chosen = {k: stat[k] for k in keep if k in stat} or dict(stat)
+            if chosen:
+                s.extra["memory_stat"] = chosen
 
     def _limit(self, path: str) -> int | None:
         now = time.monotonic()

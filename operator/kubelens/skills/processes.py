@@ -252,7 +252,7 @@ class ProcessesSkill(Skill):
         total_memory = _mem_total(proc)
         cores, forks = _proc_stat(proc)
         base, elapsed = self._cpu.observe({s.key: s.ticks for s in stats})
-        cpu = self._cpu_percent(stats, base, elapsed)
+        cpu = self._cpu_percent(stats, base, elapsed, cores)
 
         states: dict[str, int] = {}
         for s in stats:
@@ -282,7 +282,7 @@ class ProcessesSkill(Skill):
             out["file_handles_ratio"] = hostfs.ratio(allocated, maximum, 4)
 
         self.names.refresh()
-        by_cpu = sorted(stats, key=lambda s: cpu.get(s.key, 0.0), reverse=True)[:TOP]
+        by_cpu = sorted(stats, key=lambda s: cpu.get(s.key) or 0.0, reverse=True)[:TOP]
         by_mem = sorted(stats, key=lambda s: s.rss, reverse=True)[:TOP]
         details: dict[Key, dict[str, Any]] = {}
         out["cores"] = cores
@@ -290,10 +290,7 @@ class ProcessesSkill(Skill):
         out["top_memory"] = [self._summary(s, cpu, total_memory, cores, details) for s in by_mem]
         out["top_open_files"] = self._fd_snapshot(stats)
         if not out["top_open_files"]:
-            out["open_files_note"] = (
-                "open files not readable: the agent needs CAP_SYS_PTRACE or root to list "
-                "other users' /proc/<pid>/fd"
-            )
+            out["open_files_note"] = f"open files {UNREADABLE_FDS}"
         return out
 
     def summarize(self, snapshot: Mapping[str, Any]) -> str:
@@ -366,7 +363,7 @@ class ProcessesSkill(Skill):
         total_memory = _mem_total(self.paths.proc)
         cores, _ = _proc_stat(self.paths.proc)
         self.names.refresh()
-        cpu: dict[Key, float] = {}
+        cpu: dict[Key, float | None] = {}
         basis = "since_start"
         if by == "cpu":
             base, elapsed = self._cpu.baseline()
@@ -377,38 +374,46 @@ class ProcessesSkill(Skill):
                 time.sleep(TOOL_SAMPLE_SECONDS)
                 elapsed = TOOL_SAMPLE_SECONDS
                 stats = self._scan() or stats
-            cpu = self._cpu_percent(stats, base, elapsed)
+            cpu = self._cpu_percent(stats, base, elapsed, cores)
             basis = f"last {elapsed:.1f}s"
         else:
-            cpu = self._cpu_percent(stats, None, 0.0)
+            cpu = self._cpu_percent(stats, None, 0.0, cores)
         details: dict[Key, dict[str, Any]] = {}
         if by == "open_files":
-            rows = []
-            for s in stats:
-                count, fd_limit = self._count_fds(s)
-                if count is not None:
-                    rows.append((s, count, fd_limit))
-            if not rows:
-                return ToolResult.empty(
-                    "open files are not readable (the agent needs CAP_SYS_PTRACE or root "
-                    "to list other users' /proc/<pid>/fd)"
-                )
-            rows.sort(key=lambda r: (r[1] / r[2] if r[2] else 0.0, r[1]), reverse=True)
-            return {
-                "by": by,
-                "processes": [self._fd_entry(s, c, lim) for s, c, lim in rows[:limit]],
-            }
+            return self._top_open_files(stats, limit)
         key_of = {
-            "cpu": lambda s: cpu.get(s.key, 0.0),
+            "cpu": lambda s: cpu.get(s.key) or 0.0,
             "memory": lambda s: float(s.rss),
             "threads": lambda s: float(s.threads),
         }[by]
         ranked = sorted(stats, key=key_of, reverse=True)[:limit]
-        return {
+        out = {
             "by": by,
             "cpu_basis": basis,
             "processes": [self._summary(s, cpu, total_memory, cores, details) for s in ranked],
         }
+        return {**out, **_shown_note(len(ranked), limit, len(stats))}
+
+    def _top_open_files(self, stats: list[ProcStat], limit: int) -> Any:
+        rows = []
+        for s in stats:
+            count, fd_limit = self._count_fds(s)
+            if count is not None:
+                rows.append((s, count, fd_limit))
+        if not rows:
+            return ToolResult.empty(
+                f"open files of all {len(stats)} processes are {UNREADABLE_FDS}"
+            )
+        rows.sort(key=lambda r: (r[1] / r[2] if r[2] else 0.0, r[1]), reverse=True)
+        out: dict[str, Any] = {
+            "by": "open_files",
+            "processes": [self._fd_entry(s, c, lim) for s, c, lim in rows[:limit]],
+        }
+        if len(rows) < len(stats):
+            unreadable = len(stats) - len(rows)
+            out["unreadable"] = f"open files of {unreadable} of {len(stats)} processes are "
+            out["unreadable"] += UNREADABLE_FDS
+        return {**out, **_shown_note(min(len(rows), limit), limit, len(stats))}
 
     def process(self, pid: int, include_environment: bool = False) -> Any:
         proc = self.paths.proc
@@ -488,8 +493,13 @@ class ProcessesSkill(Skill):
         try:
             fds = sorted(os.listdir(fd_dir), key=lambda v: int(v) if v.isdigit() else -1)
         except PermissionError:
-            return ToolResult.fail(
-                f"not allowed to list {fd_dir}: the agent needs CAP_SYS_PTRACE or root"
+            return ToolResult.fail(f"open files of pid {pid} are {UNREADABLE_FDS}")
+        except FileNotFoundError:
+            # stat is there but not fd/: a recorded sample without the fd table, or a
+            # process that exited between the two reads
+            return ToolResult.empty(
+                f"the open files of pid {pid} are not readable here (not recorded in this "
+                "sample, or the process just exited); process(pid) still counts them if it can"
             )
         except OSError as exc:
             return ToolResult.empty(f"cannot list open files of pid {pid}: {exc.strerror}")
@@ -544,13 +554,20 @@ class ProcessesSkill(Skill):
         return stats
 
     def _cpu_percent(
-        self, stats: list[ProcStat], base: Mapping[Key, int] | None, elapsed: float
-    ) -> dict[Key, float]:
-        """Per-process CPU %, 100 per core like top; since start when there is no base."""
-        uptime = _uptime(self.paths.proc) or 0.0
-        out: dict[Key, float] = {}
+        self, stats: list[ProcStat], base: Mapping[Key, int] | None, elapsed: float, cores: int
+    ) -> dict[Key, float | None]:
+        """Per-process CPU %, 100 per core like top; since start when there is no base.
+
+        A rate above ``cores`` x 100 % is impossible: it means the clock it was divided
+        by is wrong (no uptime readable, a recorded sample's uptime from another moment),
+        so it is not shown rather than shown absurd."""
+        uptime = _uptime(self.paths.proc)
+        out: dict[Key, float | None] = {}
         for s in stats:
-            age = max(uptime - s.start / hostfs.CLOCK_TICKS, 0.01)
+            if uptime is None and base is None:
+                out[s.key] = None
+                continue
+            age = max((uptime or 0.0) - s.start / hostfs.CLOCK_TICKS, 0.01)
             before = base.get(s.key) if base is not None else None
             if before is not None and elapsed > 0:
                 seconds, window = (s.ticks - before) / hostfs.CLOCK_TICKS, elapsed
@@ -559,13 +576,14 @@ class ProcessesSkill(Skill):
                 seconds, window = s.ticks / hostfs.CLOCK_TICKS, min(age, elapsed)
             else:
                 seconds, window = s.ticks / hostfs.CLOCK_TICKS, age
-            out[s.key] = round(max(0.0, 100.0 * seconds / window), 1)
+            percent = round(max(0.0, 100.0 * seconds / window), 1)
+            out[s.key] = percent if percent <= 100.0 * max(cores, 1) else None
         return out
 
     def _summary(
         self,
         s: ProcStat,
-        cpu: Mapping[Key, float],
+        cpu: Mapping[Key, float | None],
         total_memory: int | None,
         cores: int,
         cache: dict[Key, dict[str, Any]],
@@ -574,13 +592,14 @@ class ProcessesSkill(Skill):
             return cache[s.key]
         proc = self.paths.proc
         status = hostfs.read_colon_keyed(proc / str(s.pid) / "status")
+        percent = cpu.get(s.key)
         entry: dict[str, Any] = {
             "pid": s.pid,
             "name": s.name,
             "user": hostfs.user_name(self.paths.rootfs, _uid(status)),
             "state": _STATES.get(s.state, s.state),
-            "cpu_percent": cpu.get(s.key, 0.0),
-            "cpu_node_percent": round(cpu.get(s.key, 0.0) / max(cores, 1), 1),
+            "cpu_percent": percent,
+            "cpu_node_percent": None if percent is None else round(percent / max(cores, 1), 1),
             "rss_bytes": s.rss,
             "memory_percent": hostfs.percent(s.rss, total_memory) if total_memory else None,
             "threads": s.threads,
@@ -654,6 +673,20 @@ class ProcessesSkill(Skill):
             "open_files_limit": fd_limit,
             "open_files_ratio": hostfs.ratio(count, fd_limit, 4),
         }
+
+
+#: Why a process's open files cannot be listed, as the results and the chart say it.
+UNREADABLE_FDS = (
+    "not readable: listing another user's /proc/<pid>/fd needs CAP_SYS_PTRACE or root, "
+    "which the kubelens chart's agent does not have (it drops every capability)"
+)
+
+
+def _shown_note(shown: int, limit: int, total: int) -> dict[str, Any]:
+    """Say why a listing holds fewer entries than asked for."""
+    if shown >= limit:
+        return {}
+    return {"note": f"{shown} shown: only {total} processes are readable on this node"}
 
 
 def process_subject(entry: Mapping[str, Any]) -> Subject:
