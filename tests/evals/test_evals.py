@@ -97,6 +97,11 @@ def test_every_scenario_has_a_class() -> None:
     assert not unclassified, f"add class: to {unclassified}"
 
 
+def test_every_class_of_the_taxonomy_has_a_scenario() -> None:
+    classes = {scenario.load(SCENARIOS / n).spec.scenario_class for n in NAMES}
+    assert not set(scenario.ScenarioClass) - classes
+
+
 def test_known_gaps_name_scenarios() -> None:
     assert not set(KNOWN_GAPS) - set(NAMES), "KNOWN_GAPS names a scenario that does not exist"
 
