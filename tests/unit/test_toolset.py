@@ -178,6 +178,7 @@ async def test_an_unknown_uid_says_it_looked_everywhere() -> None:
 
 def crashed_api(message: str = "back-off") -> dict[str, Any]:
     crashed = pod(API_POD, HOME, "11111111-2222-4333-8444-555555555555")
+    crashed["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
     crashed["status"]["containerStatuses"][0].update(
         ready=False,
         restartCount=7,
@@ -501,3 +502,55 @@ async def test_process_figures_are_bounded_and_explained(tmp_path: Path) -> None
     assert "open files of pid 11 are not readable here" in files["error"]
     assert "No such file" not in files["error"]
     assert process["data"]["name"] == "sidecar"
+
+
+# --------------------------------------------------------------------------- the alert
+
+
+class ClusterOperators(InProcessOperators):
+    """In-process operators that say which cluster source their skills read."""
+
+    def __init__(self, skills: list[Skill], store: InMemoryNotificationStore,
+                 source: StaticSource) -> None:
+        super().__init__(skills, store, source=NODE)
+        self._cluster = source
+
+    @property
+    def cluster_source(self) -> StaticSource:
+        return self._cluster
+
+
+async def test_the_first_message_leads_with_the_alerts_subjects_and_their_state() -> None:
+    crashed = crashed_api('Back-off pulling image "shop/api:1.3"')
+    source = StaticSource.from_objects([*cluster(), crashed])
+    context = {
+        "reason": "KubePodCrashLooping",
+        "namespace": HOME,
+        "source": "alertmanager",
+        "alerts": [{"labels": {"alertname": "KubePodCrashLooping", "namespace": HOME,
+                               "pod": API_POD, "node": NODE, "job": "kube-state-metrics"}},
+                   {"labels": {"namespace": "batch", "job_name": "nightly-report-29000"}}],
+    }
+    store = InMemoryNotificationStore([])
+    with ScriptedLLM([call("done")]) as server:
+        model = LiteLLMClient(model="openai/scripted", api_base=server.api_base,
+                              api_key="sk-test", backoff=0.01)
+        operators = ClusterOperators(cluster_skills(source, HOME), store, source)
+        coordinator = Coordinator(model=model, store=store, operators=operators)
+        result = await coordinator.run(context, timeout=30)
+    assert result.outcome is RunOutcome.DONE, result.message
+    first = server.requests[0]["messages"][1]["content"]
+    lines = first.splitlines()
+    start = lines.index("Subjects the investigation names, and their state now (data):")
+    assert lines[start + 1:start + 4] == [
+        f"- Pod {HOME}/{API_POD}: Running; not ready; 7 restarts; ErrImagePull; "
+        f'message: Back-off pulling image "shop/api:1.3"; node {NODE}',
+        f"- Node {NODE}: Ready",
+        "- Job batch/nightly-report-29000: active 0, succeeded 0",
+    ]
+    # the subjects come before the skills and the (empty) notifications
+    assert start < lines.index("Skills (call_skill(skill, tool, arguments)):")
+    assert (f"Scope: namespace {HOME} is this investigation's and every tool's default; "
+            "other namespaces are readable too (pass namespace=...), read-only.") in lines
+    system = server.requests[0]["messages"][0]["content"]
+    assert "Start from the subjects the first message lists" in system

@@ -145,12 +145,21 @@ class _Run:
         catalog = [s for s in self.operators.catalog() if s["name"] in self.allowed_skills]
         self.ledger.skills = [s["name"] for s in catalog]
         unread = await self.store.list(NotificationState.UNREAD)
+        # The objects the context names, read now: the model starts from them. Imported
+        # here: the agent process imports this package and stays off the cluster code.
+        from kubelens.skills.cluster.subjects import named_subjects, subject_states
+
+        subjects = await asyncio.to_thread(
+            subject_states,
+            getattr(self.operators, "cluster_source", None),
+            named_subjects(self.context),
+        )
         self.messages = [
             {"role": "system", "content": prompts.SYSTEM_PROMPT},
             {
                 "role": "user",
                 "content": prompts.first_message(
-                    self.context, unread, catalog, self.result.insights
+                    self.context, unread, catalog, self.result.insights, subjects
                 ),
             },
         ]
