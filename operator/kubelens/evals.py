@@ -236,8 +236,8 @@ def as_json(rows: Sequence[EvalRow]) -> str:
         {
             "scenarios": [asdict(row) for row in rows],
             "eval_pass_rate": pass_rate(rows),
-            "byClass": {name: pass_rate(group) for name, group in by_class(rows).items()},
-            "byTag": {name: pass_rate(group) for name, group in by_tag(rows).items()},
+            "by_class": {name: pass_rate(group) for name, group in by_class(rows).items()},
+            "by_tag": {name: pass_rate(group) for name, group in by_tag(rows).items()},
         },
         indent=2,
     )

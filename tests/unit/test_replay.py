@@ -158,7 +158,7 @@ def test_eval_command_prints_a_table_and_the_pass_rate(tmp_path: Path) -> None:
     as_json = json.loads(kubelens("eval", str(tmp_path / "pvc-pending"), "--output",
                                   "json").stdout)
     assert as_json["eval_pass_rate"] == "1/1"
-    assert as_json["byClass"] == {"storage": "1/1"} and as_json["byTag"] == {"multi-hop": "1/1"}
+    assert as_json["by_class"] == {"storage": "1/1"} and as_json["by_tag"] == {"multi-hop": "1/1"}
     assert as_json["scenarios"][0]["scenario"] == "pvc-pending"
 
 
