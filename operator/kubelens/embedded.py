@@ -94,6 +94,18 @@ class InProcessOperators:
     def catalog(self) -> builtins.list[dict[str, Any]]:
         return [skill.describe() for skill in self.skills.values()]
 
+    @property
+    def cluster_source(self) -> Any:
+        """The ClusterSource the cluster skills read (None without cluster skills): the
+        analyst and the first message read the same objects through it."""
+        # Imported here: the agent process uses this module and stays off the cluster code.
+        from kubelens.skills.cluster.common import ClusterSkill
+
+        for skill in self.skills.values():
+            if isinstance(skill, ClusterSkill):
+                return skill.source
+        return None
+
     async def invoke(self, skill: str, context: str) -> builtins.list[OperatorResult]:
         target = self.skills.get(skill)
         if target is None:

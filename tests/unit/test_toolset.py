@@ -507,19 +507,6 @@ async def test_process_figures_are_bounded_and_explained(tmp_path: Path) -> None
 # --------------------------------------------------------------------------- the alert
 
 
-class ClusterOperators(InProcessOperators):
-    """In-process operators that say which cluster source their skills read."""
-
-    def __init__(self, skills: list[Skill], store: InMemoryNotificationStore,
-                 source: StaticSource) -> None:
-        super().__init__(skills, store, source=NODE)
-        self._cluster = source
-
-    @property
-    def cluster_source(self) -> StaticSource:
-        return self._cluster
-
-
 async def test_the_first_message_leads_with_the_alerts_subjects_and_their_state() -> None:
     crashed = crashed_api('Back-off pulling image "shop/api:1.3"')
     source = StaticSource.from_objects([*cluster(), crashed])
@@ -535,7 +522,7 @@ async def test_the_first_message_leads_with_the_alerts_subjects_and_their_state(
     with ScriptedLLM([call("done")]) as server:
         model = LiteLLMClient(model="openai/scripted", api_base=server.api_base,
                               api_key="sk-test", backoff=0.01)
-        operators = ClusterOperators(cluster_skills(source, HOME), store, source)
+        operators = InProcessOperators(cluster_skills(source, HOME), store, source=NODE)
         coordinator = Coordinator(model=model, store=store, operators=operators)
         result = await coordinator.run(context, timeout=30)
     assert result.outcome is RunOutcome.DONE, result.message

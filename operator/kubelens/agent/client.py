@@ -498,6 +498,15 @@ class CompositeOperators:
     def __init__(self, members: Sequence[Operators]) -> None:
         self.members = list(members)
 
+    @property
+    def cluster_source(self) -> Any:
+        """The first member's ClusterSource (see :class:`kubelens.coordinator.ports.Operators`)."""
+        for member in self.members:
+            source = getattr(member, "cluster_source", None)
+            if source is not None:
+                return source
+        return None
+
     def _has(self, member: Operators, skill: str) -> bool:
         return any(entry["name"] == skill for entry in member.catalog())
 

@@ -121,7 +121,10 @@ class _Run:
         self.done = False
         self.allowed_skills = self._allowed_skills()
         self.ledger = Ledger(
-            context=context, skills=[], operator_results=self.result.operator_results
+            context=context,
+            skills=[],
+            operator_results=self.result.operator_results,
+            cluster=getattr(operators, "cluster_source", None),
         )
 
     def _allowed_skills(self) -> set[str]:
@@ -151,7 +154,7 @@ class _Run:
 
         subjects = await asyncio.to_thread(
             subject_states,
-            getattr(self.operators, "cluster_source", None),
+            self.ledger.cluster,
             named_subjects(self.context),
         )
         self.messages = [

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubelens.models import Notification, OperatorResult
 from kubelens.redact import redact
+
+if TYPE_CHECKING:  # the agent imports this package and stays off the cluster code
+    from kubelens.skills.cluster.source import ClusterSource
 
 
 @dataclass
@@ -31,6 +34,8 @@ class Ledger:
     notifications: dict[str, Notification] = field(default_factory=dict)
     #: Names of the tools dispatched so far, in order.
     calls: list[str] = field(default_factory=list)
+    #: The objects the cluster skills read (None when the run has no cluster skills).
+    cluster: ClusterSource | None = None
 
     def saw(self, notifications: Sequence[Notification]) -> None:
         for notification in notifications:

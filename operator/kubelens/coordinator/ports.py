@@ -35,7 +35,13 @@ class NotificationStore(Protocol):
 
 
 class Operators(Protocol):
-    """Runs skills wherever they live and reports back."""
+    """Runs skills wherever they live and reports back.
+
+    An implementation whose skills read the Kubernetes API may also expose
+    ``cluster_source`` (the ClusterSource they read): the loop then reads the objects an
+    alert names through it, and hands it to the rule-based analyst, which builds its
+    causal graph from the same objects. Optional: node-only operators have none.
+    """
 
     def catalog(self) -> builtins.list[dict[str, Any]]:
         """Each skill's name, description and tools (with parameter schemas)."""
