@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -274,6 +274,28 @@ class CgroupStats:
         return hostfs.ratio(self.pids_current, self.pids_limit)
 
 
+def _is_pod_level(s: CgroupStats) -> bool:
+    """A pod's own cgroup (not one of its containers'): its task count is the pod's."""
+    return bool(s.identity.pod_uid) and not s.identity.container_id
+
+
+def _top_pids(stats: Sequence[CgroupStats], each: int = 3) -> list[CgroupStats]:
+    """The cgroups nearest their pids limit, then the ones holding the most tasks: on a
+    node whose PIDs run out, the culprit usually has no limit of its own (pids.max "max")."""
+    counted = [s for s in stats if s.pids_current is not None]
+    nearest = sorted(
+        (s for s in counted if s.pids_ratio is not None),
+        key=lambda s: (s.pids_ratio or 0.0, s.depth),
+        reverse=True,
+    )[:each]
+    largest = sorted(
+        (s for s in counted if _is_pod_level(s)),
+        key=lambda s: s.pids_current or 0,
+        reverse=True,
+    )[:each]
+    return nearest + [s for s in largest if all(s is not n for n in nearest)]
+
+
 class ContainersSkill(Skill):
     """Per-pod and per-container resource limits as the kernel enforces them."""
 
@@ -429,8 +451,7 @@ class ContainersSkill(Skill):
         )
         throttled = [s for s in stats if s.throttled_ratio]
         throttled.sort(key=lambda s: (s.throttled_ratio or 0.0, s.depth), reverse=True)
-        pids = [s for s in stats if s.pids_ratio is not None]
-        pids.sort(key=lambda s: (s.pids_ratio or 0.0, s.depth), reverse=True)
+        pids = _top_pids(stats)
 
         out: dict[str, Any] = {
             "available": True,
@@ -453,7 +474,7 @@ class ContainersSkill(Skill):
         out["oom_events"] = events[:TOP]
         out["top_memory"] = [self._entry(s, "memory") for s in limited[:TOP]]
         out["top_throttled"] = [self._entry(s, "cpu") for s in throttled[:TOP]]
-        out["top_pids"] = [self._entry(s, "pids") for s in pids[:3]]
+        out["top_pids"] = [self._entry(s, "pids") for s in pids]
         return out
 
     def summarize(self, snapshot: Mapping[str, Any]) -> str:
@@ -731,7 +752,7 @@ class ContainersSkill(Skill):
                 s.extra["io_stat"] = io
         if layout.pids is not None:
             s.pids_limit = self._limit(f"{d}/pids.max")
-            if s.pids_limit is not None or detail:
+            if s.pids_limit is not None or detail or _is_pod_level(s):
                 s.pids_current = hostfs.read_int(f"{d}/pids.current")
         self._working_set(s, d, "inactive_file", detail)
 
@@ -761,7 +782,7 @@ class ContainersSkill(Skill):
         if layout.pids is not None:
             p = f"{layout.pids}/{s.path}"
             s.pids_limit = self._limit(f"{p}/pids.max")
-            if s.pids_limit is not None or detail:
+            if s.pids_limit is not None or detail or _is_pod_level(s):
                 s.pids_current = hostfs.read_int(f"{p}/pids.current")
         self._working_set(s, d, "total_inactive_file", detail)
 
