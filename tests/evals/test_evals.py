@@ -46,25 +46,17 @@ REQUIRED = (
 #: Scenarios the rule-based analyst does not pass yet: name → why, in one line.
 KNOWN_GAPS: dict[str, str] = {
     "db-latency-io-neighbour":
-        "names postgres' own I/O, not the backup CronJob's restic saturating the shared NVMe",
+        "no per-process I/O in the node data: restic's load on the shared NVMe has no owner",
     "emfile-runtime-nofile-default":
         "no insight reads EMFILE / RLIMIT_NOFILE 1024 from the logs and /proc/<pid>/limits",
     "enospc-inodes-neighbour":
         "sees the node's inodes exhausted but not which neighbour's files fill them",
     "evicted-by-node-disk":
         "sees DiskPressure and the eviction, not fluentd's hostPath buffer filling the disk",
-    "fork-fails-node-pids":
-        "sees the node's PIDs exhausted but not pdf-renderer's zombie Chromiums holding them",
     "oom-killed-by-node-memory":
         "blames orders-api's own limit, not otel-agent (no limit) filling the node's memory",
     "api-crashloop-db-claim-unprovisioned":
-        "finds the missing StorageClass but reports each crash-looping API pod apart (6 insights)",
-    "job-backoff-limit-migration":
-        "sees tracebacks in the Job's pods, not the failed Job or the UndefinedColumn they report",
-    "dns-coredns-down-kube-system":
-        "reports each pod's failed lookups, never follows them to CoreDNS crash-looping (loop)",
-    "service-selector-mismatch":
-        "sees no error: nginx's 502s and the Service without endpoints are not linked",
+        "follows the chain to the missing StorageClass; also reports an old OOMKill and a blip",
     "healthy-rollout-progressing":
         "calls an old pod's OOMKilled restart from four days ago a current problem (high)",
 }

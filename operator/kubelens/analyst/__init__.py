@@ -1,22 +1,28 @@
-"""The built-in rule-based analyst: insights from notifications, with no model.
+"""The built-in rule-based analyst: insights from evidence, with no model.
 
 :func:`analyze` is what runs when no LLM is configured. It is deterministic and grounded
 only in what it is given: the notifications (with their snapshots), the operator
-results' snapshots, and the investigation's context. Rules (:mod:`kubelens.analyst.rules`)
-correlate notifications by the objects they share (a pod, a node, a claim, a rollout's
-pods) and explain them by Kubernetes and Linux semantics; what no rule joins is grouped
-by time (a low-confidence temporal insight) or reported on its own (symptomatic). Each
-notification is cited by one insight at most. No notifications, no insights.
+results' snapshots, the investigation's context and, when the run reads a cluster, the
+objects themselves. With a cluster it first builds the causal evidence graph
+(:mod:`kubelens.graph`) and reports one insight per causal chain, from the symptoms the
+question names to the deepest failing object that explains them, with or without a
+Notification. Notifications no chain cites go to the rules
+(:mod:`kubelens.analyst.rules`), which correlate them by the objects they share and
+explain them by Kubernetes and Linux semantics; what no rule joins is grouped by time
+or reported on its own. Each notification is cited by one insight at most.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubelens.analyst.evidence import Analysis
 from kubelens.analyst.rules import RULES, Rule
 from kubelens.models import Insight, Notification, OperatorResult
+
+if TYPE_CHECKING:
+    from kubelens.skills.cluster.source import ClusterSource
 
 
 def analyze(
@@ -24,8 +30,60 @@ def analyze(
     operator_results: Sequence[OperatorResult],
     context: Mapping[str, Any],
     rules: Sequence[Rule] = RULES,
+    cluster: ClusterSource | None = None,
 ) -> list[Insight]:
-    """Insights explaining ``notifications``, most severe and most certain first."""
+    """Insights explaining what is failing: chains that end in a stated cause first, then
+    the rules over the notifications no such chain cites, then open-ended chains (the
+    deepest failing object says what fails, not why) whose objects nothing else named."""
+    concluded, open_ended = _causal_insights(notifications, operator_results, context, cluster)
+    cited = {n for insight in concluded for n in insight.notification_ids}
+    rest = [n for n in notifications if n.id not in cited]
+    ruled = _rule_insights(rest, operator_results, context, rules)
+    told = concluded + ruled
+    cited |= {n for insight in ruled for n in insight.notification_ids}
+    extra = [i for i in open_ended if not _named_by(i, told)]
+    for insight in extra:
+        insight.notification_ids = [n for n in insight.notification_ids if n not in cited]
+    return told + extra
+
+
+def _causal_insights(
+    notifications: Sequence[Notification],
+    operator_results: Sequence[OperatorResult],
+    context: Mapping[str, Any],
+    cluster: ClusterSource | None,
+) -> tuple[list[Insight], list[Insight]]:
+    """The graph's chains as insights: (ending in a stated cause, open-ended)."""
+    namespace = context.get("namespace")
+    if cluster is None or not isinstance(namespace, str) or not namespace:
+        return [], []
+    from kubelens.analyst.causal import insight_for, named_refs
+    from kubelens.graph import build_graph, root_causes
+
+    graph = build_graph(cluster, namespace, operator_results, notifications)
+    analysis = Analysis(notifications, operator_results, context)
+    concluded: list[Insight] = []
+    open_ended: list[Insight] = []
+    for cause in root_causes(graph, namespace, named_refs(graph, context)):
+        bucket = concluded if cause.concluded else open_ended
+        bucket.append(insight_for(graph, cause, analysis))
+    return concluded, open_ended
+
+
+def _named_by(insight: Insight, others: Sequence[Insight]) -> bool:
+    names = {s.name for s in insight.subjects}
+    return any(
+        names & {s.name for s in other.subjects} or any(n in other.summary for n in names)
+        for other in others
+    )
+
+
+def _rule_insights(
+    notifications: Sequence[Notification],
+    operator_results: Sequence[OperatorResult],
+    context: Mapping[str, Any],
+    rules: Sequence[Rule],
+) -> list[Insight]:
     analysis = Analysis(notifications, operator_results, context)
     if not analysis.items:
         return []

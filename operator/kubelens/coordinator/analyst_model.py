@@ -49,7 +49,9 @@ class AnalystModel:
             return _call(turn, "update_notification_statuses", arguments)
         if "produce_insight" in offered and not ledger.called("produce_insight"):
             unresolved = [n for n in notifications if n.state.value != "Resolved"]
-            insights = analyze(unresolved, ledger.operator_results, ledger.context)
+            insights = analyze(
+                unresolved, ledger.operator_results, ledger.context, cluster=ledger.cluster
+            )
             calls = [
                 ToolCall(
                     id=f"call_{turn}_{index}",

@@ -1,0 +1,703 @@
+"""Findings on every object, with or without a Notification.
+
+What Kubernetes itself reports — waiting and terminated reasons, exit codes, probe and
+scheduling events, workload conditions, claims, endpoints, autoscalers, node conditions
+— read with the meaning an SRE gives it. Old history (a restart days before the newest
+evidence) is not a finding: only what is failing now, or failed recently, is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from kubelens.analyst.evidence import Analysis
+from kubelens.graph.model import Finding, Graph, Ref, Relation
+from kubelens.models import Notification
+from kubelens.skills.cluster.common import (
+    condition,
+    container_specs,
+    container_statuses,
+    event_time,
+    items,
+    meta,
+    parse_missing_reference,
+    section,
+    short,
+)
+
+if TYPE_CHECKING:
+    from kubelens.graph.build import Scope
+
+#: How far before the newest evidence a termination or event still counts as current.
+RECENT = timedelta(hours=2)
+
+EXIT_CODES: dict[int, str] = {
+    1: "the program exited with an error (exit code 1)",
+    2: "the program refused its arguments or configuration (exit code 2)",
+    126: "the command is not executable (exit code 126)",
+    127: "the command was not found in the image (exit code 127)",
+    134: "the program aborted (SIGABRT, exit code 134)",
+    137: (
+        "the container was killed (SIGKILL, exit code 137): the OOM killer, or a kill "
+        "after a failed liveness probe"
+    ),
+    139: "the program crashed on a segmentation fault (SIGSEGV, exit code 139)",
+    143: (
+        "the container was stopped (SIGTERM, exit code 143): a failed liveness probe or an eviction"
+    ),
+}
+SCHEDULING_CONSTRAINTS = (
+    "Insufficient",
+    "untolerated taint",
+    "didn't match Pod's node affinity",
+    "didn't match node selector",
+    "Too many pods",
+    "didn't have free ports",
+    "node(s) were unschedulable",
+    "exceed quota",
+)
+
+
+def find_all(scope: Scope) -> None:
+    for ref, obj in list(scope.graph.objects.items()):
+        if obj is None or ref in scope.found:
+            continue
+        scope.found.add(ref)
+        finder = _FINDERS.get(ref.kind)
+        if finder is not None:
+            finder(scope, ref, obj)
+    _missing_objects(scope)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _recent(graph: Graph, stamp: Any) -> bool:
+    from kubelens.graph.build import parse_time
+
+    when = parse_time(stamp)
+    if when is None or graph.now is None:
+        return True
+    return graph.now - when <= RECENT
+
+
+def _warnings(scope: Scope, ref: Ref, *reasons: str) -> list[Mapping[str, Any]]:
+    events = scope.events.get(ref, [])
+    return [
+        e
+        for e in events
+        if e.get("type") == "Warning"
+        and (not reasons or e.get("reason") in reasons)
+        and _recent(scope.graph, event_time(e))
+    ]
+
+
+def _note(scope: Scope, ref: Ref, code: str, text: str, **kwargs: Any) -> None:
+    scope.graph.note(Finding(ref=ref, code=code, text=text, **kwargs))
+
+
+# --------------------------------------------------------------------------- pods
+
+
+def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
+    status = section(pod, "status")
+    phase = status.get("phase")
+    if phase == "Succeeded":
+        return
+    if phase == "Failed" and status.get("reason") == "Evicted":
+        node = section(pod, "spec").get("nodeName")
+        _note(
+            scope,
+            ref,
+            "Evicted",
+            f"evicted: {short(status.get('message'), 300)}",
+            implicates=(Ref("Node", None, str(node)),) if node else (),
+            meaning="the kubelet evicted the pod to reclaim a node resource",
+        )
+        return
+    if phase == "Pending" and not section(pod, "spec").get("nodeName"):
+        _unscheduled(scope, ref, pod)
+    specs = container_specs(pod)
+    for container in container_statuses(pod):
+        _container(scope, ref, pod, container, specs.get(str(container.get("name"))) or {})
+    _mount_failures(scope, ref)
+    _probe_failures(scope, ref, pod)
+    if phase == "Running" and not scope.graph.failing(ref):
+        ready = condition(pod, "Ready") or {}
+        if ready.get("status") == "False" and _recent(scope.graph, ready.get("lastTransitionTime")):
+            _note(scope, ref, "NotReady", "Running but not Ready")
+
+
+def _unscheduled(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
+    scheduled = condition(pod, "PodScheduled") or {}
+    events = _warnings(scope, ref, "FailedScheduling")
+    message = str((events[-1].get("message") if events else None) or scheduled.get("message") or "")
+    if not message:
+        _note(scope, ref, "Pending", "Pending, not yet scheduled")
+        return
+    claims = tuple(
+        e.target for e in scope.graph.out(ref) if e.target.kind == "PersistentVolumeClaim"
+    )
+    if "PersistentVolumeClaim" in message or "persistentvolumeclaim" in message:
+        _note(
+            scope,
+            ref,
+            "Unschedulable",
+            f"cannot be scheduled: {short(message, 400)}",
+            implicates=claims,
+            meaning="the scheduler waits for the pod's claims to bind",
+        )
+        return
+    constrained = any(c in message for c in SCHEDULING_CONSTRAINTS)
+    _note(
+        scope,
+        ref,
+        "Unschedulable",
+        f"cannot be scheduled: {short(message, 400)}",
+        conclusive=constrained,
+        meaning="no node satisfies the pod's requests, taints, affinity or selectors"
+        if constrained
+        else "the scheduler found no node for it",
+    )
+
+
+def _container(
+    scope: Scope,
+    ref: Ref,
+    pod: Mapping[str, Any],
+    status: Mapping[str, Any],
+    spec: Mapping[str, Any],
+) -> None:
+    name = status.get("name")
+    state = section(status, "state")
+    waiting = section(state, "waiting")
+    last = section(section(status, "lastState"), "terminated")
+    reason = str(waiting.get("reason") or "")
+    message = short(waiting.get("message"), 400)
+    if reason in ("ImagePullBackOff", "ErrImagePull", "InvalidImageName"):
+        _image(scope, ref, str(name), status, spec, message)
+    elif reason in ("CreateContainerConfigError", "CreateContainerError", "RunContainerError"):
+        _config_error(scope, ref, str(name), reason, message)
+    elif reason == "CrashLoopBackOff" or (last and _recent(scope.graph, last.get("finishedAt"))):
+        _terminated(scope, ref, pod, str(name), status, last or section(state, "terminated"))
+    terminated = section(state, "terminated")
+    if terminated and terminated.get("exitCode") not in (0, None) and not last:
+        _terminated(scope, ref, pod, str(name), status, terminated)
+
+
+def _image(
+    scope: Scope,
+    ref: Ref,
+    name: str,
+    status: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    message: str,
+) -> None:
+    events = _warnings(scope, ref, "Failed")
+    # The kubelet's "Failed to pull image …" event carries the registry's answer; the
+    # later "Error: ImagePullBackOff" ones only repeat the state.
+    answers = [
+        str(e.get("message")) for e in events if "failed to pull" in str(e.get("message")).lower()
+    ]
+    detail = answers[-1] if answers else message
+    image = spec.get("image") or status.get("image")
+    lowered = detail.lower()
+    if "not found" in lowered or "manifest unknown" in lowered:
+        meaning = f"the image {image} does not exist in its registry (a wrong tag or repository)"
+    elif "unauthorized" in lowered or "denied" in lowered or "authentication" in lowered:
+        meaning = f"the registry refused to serve {image}: missing or wrong imagePullSecrets"
+    else:
+        meaning = f"the node could not pull {image} (the registry or the network failed)"
+    _note(
+        scope,
+        ref,
+        "ImagePullBackOff",
+        f"container {name} cannot pull {image}: {short(detail, 400)}",
+        conclusive=True,
+        meaning=meaning,
+    )
+
+
+def _config_error(scope: Scope, ref: Ref, name: str, reason: str, message: str) -> None:
+    missing = parse_missing_reference(message)
+    implicated: tuple[Ref, ...] = ()
+    if missing is not None:
+        target = Ref(missing["kind"], missing.get("namespace") or ref.namespace, missing["name"])
+        implicated = (target,)
+        scope.graph.link(ref, Relation.READS, target, f"container {name}")
+        if "key" in missing:
+            _missing_key(scope, target, missing["key"])
+    _note(
+        scope,
+        ref,
+        reason,
+        f"container {name} cannot start: {message}",
+        conclusive=missing is None,
+        implicates=implicated,
+        meaning="the kubelet cannot build the container from its spec (a referenced "
+        "ConfigMap, Secret or key)",
+    )
+
+
+def _missing_key(scope: Scope, target: Ref, key: str) -> None:
+    obj = scope.graph.objects.get(target)
+    if obj is None:
+        return
+    keys = sorted({*section(obj, "data"), *section(obj, "binaryData")})
+    _note(
+        scope,
+        target,
+        "missing-key",
+        f"{target.kind} {target.name} has no key {key} (keys: {', '.join(keys) or 'none'})",
+        conclusive=True,
+        meaning=f"the pod expects key {key} in {target.kind} {target.name}",
+    )
+
+
+def _terminated(
+    scope: Scope,
+    ref: Ref,
+    pod: Mapping[str, Any],
+    name: str,
+    status: Mapping[str, Any],
+    terminated: Mapping[str, Any],
+) -> None:
+    code = terminated.get("exitCode")
+    reason = str(terminated.get("reason") or "")
+    restarts = int(status.get("restartCount") or 0)
+    waiting = section(section(status, "state"), "waiting").get("reason")
+    state = "CrashLoopBackOff" if waiting == "CrashLoopBackOff" else "terminated"
+    text = f"container {name} {state} after {restarts} restarts, last exit code {code}"
+    if reason:
+        text += f" ({reason})"
+    if terminated.get("message"):
+        text += f": {short(terminated.get('message'), 300)}"
+    if reason == "OOMKilled":
+        _oom(scope, ref, pod, name, text)
+        return
+    meaning = EXIT_CODES.get(int(code), "") if isinstance(code, int) else ""
+    _note(scope, ref, state, text, conclusive=code in (126, 127), meaning=meaning)
+
+
+def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -> None:
+    spec = container_specs(pod).get(name) or {}
+    limit = section(section(spec, "resources"), "limits").get("memory")
+    node = section(pod, "spec").get("nodeName")
+    node_ref = Ref("Node", None, str(node)) if node else None
+    node_short = node_ref is not None and any(
+        f.code in ("node:memory", "MemoryPressure") for f in scope.graph.failing(node_ref)
+    )
+    if limit and not node_short:
+        _note(
+            scope,
+            ref,
+            "OOMKilled",
+            f"{text}; memory limit {limit}",
+            conclusive=True,
+            meaning=f"container {name} used its whole memory limit ({limit}) and the kernel "
+            f"killed it",
+        )
+        return
+    _note(
+        scope,
+        ref,
+        "OOMKilled",
+        text + ("" if limit else "; no memory limit"),
+        implicates=(node_ref,) if node_ref else (),
+        meaning="the kernel killed it for the node's memory, not for a limit of its own",
+    )
+
+
+def _mount_failures(scope: Scope, ref: Ref) -> None:
+    for event in _warnings(scope, ref, "FailedMount", "FailedAttachVolume")[-1:]:
+        message = str(event.get("message"))
+        claims = tuple(
+            e.target
+            for e in scope.graph.out(ref)
+            if e.relation is Relation.MOUNTS
+            and (e.target.name in message or e.target.kind == "PersistentVolumeClaim")
+        )
+        _note(
+            scope,
+            ref,
+            str(event.get("reason")),
+            f"{event.get('reason')}: {short(message, 400)}",
+            implicates=claims,
+            conclusive="Multi-Attach" in message,
+            meaning="the volume is still attached to another node (ReadWriteOnce)"
+            if "Multi-Attach" in message
+            else "the kubelet cannot mount a volume the pod names",
+        )
+
+
+def _probe_failures(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
+    events = [
+        e
+        for e in _warnings(scope, ref, "Unhealthy")
+        if "probe failed" in str(e.get("message")).lower()
+    ]
+    if not events:
+        return
+    event = events[-1]
+    message = str(event.get("message"))
+    kind = "Liveness" if message.startswith("Liveness") else "Readiness"
+    if kind == "Readiness" and (condition(pod, "Ready") or {}).get("status") == "True":
+        return  # it failed a check or two and is serving again
+    if kind == "Liveness" and not any(
+        int(s.get("restartCount") or 0) for s in container_statuses(pod)
+    ):
+        return
+    probe = _probe(pod, kind)
+    timing = (
+        f" (timeoutSeconds {probe.get('timeoutSeconds', 1)}, periodSeconds "
+        f"{probe.get('periodSeconds', 10)})"
+        if probe
+        else ""
+    )
+    mismatch = _probe_port_mismatch(pod, probe, message)
+    _note(
+        scope,
+        ref,
+        f"{kind}ProbeFailed",
+        f"{kind.lower()} probe failed {event.get('count') or 1} times{timing}: "
+        f"{short(message, 300)}" + (f"; {mismatch}" if mismatch else ""),
+        conclusive=bool(mismatch),
+        meaning=mismatch
+        or (
+            "the probe's target did not answer in time: the process is starved or blocked"
+            if "timeout" in message.lower() or "deadline" in message.lower()
+            else "the container's health endpoint reports a failure"
+        ),
+    )
+
+
+def _probe(pod: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    key = f"{kind.lower()}Probe"
+    for container in items(section(pod, "spec"), "containers"):
+        probe = container.get(key)
+        if isinstance(probe, Mapping):
+            return probe
+    return {}
+
+
+def _probe_port_mismatch(pod: Mapping[str, Any], probe: Mapping[str, Any], message: str) -> str:
+    """A probe aimed at a port no container declares, refused: it checks the wrong port."""
+    if "refused" not in message.lower():
+        return ""
+    target = section(probe, "httpGet") or section(probe, "tcpSocket") or section(probe, "grpc")
+    port = target.get("port")
+    declared = {
+        p.get("containerPort")
+        for c in items(section(pod, "spec"), "containers")
+        for p in items(c, "ports")
+    }
+    names = {
+        p.get("name") for c in items(section(pod, "spec"), "containers") for p in items(c, "ports")
+    }
+    if port is None or not declared or port in declared or port in names:
+        return ""
+    ports = ", ".join(str(p) for p in sorted(x for x in declared if x is not None))
+    return f"the probe checks port {port}, but the container listens on {ports}"
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def _deployment(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    status = section(obj, "status")
+    wanted = int(section(obj, "spec").get("replicas", 1) or 0)
+    available = int(status.get("availableReplicas") or 0)
+    progressing = condition(obj, "Progressing") or {}
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        _note(
+            scope,
+            ref,
+            "ProgressDeadlineExceeded",
+            f"rollout stuck: {short(progressing.get('message'), 300)} ({available}/{wanted} "
+            f"available)",
+        )
+    elif wanted and available < wanted:
+        _note(scope, ref, "Unavailable", f"{available}/{wanted} replicas available")
+    failure = condition(obj, "ReplicaFailure") or {}
+    if failure.get("status") == "True":
+        _note(
+            scope,
+            ref,
+            "ReplicaFailure",
+            f"cannot create pods: {short(failure.get('message'), 400)}",
+            conclusive=True,
+            meaning="the API server refuses the workload's pods (a quota or a policy)",
+        )
+
+
+def _replicaset(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    wanted = int(section(obj, "spec").get("replicas") or 0)
+    if not wanted:
+        return
+    for event in _warnings(scope, ref, "FailedCreate")[-1:]:
+        _note(
+            scope,
+            ref,
+            "FailedCreate",
+            f"cannot create pods: {short(event.get('message'), 400)}",
+            conclusive=True,
+            meaning="the API server refuses the pods (a ResourceQuota, a LimitRange or an "
+            "admission policy)",
+        )
+    ready = int(section(obj, "status").get("readyReplicas") or 0)
+    if ready < wanted and not scope.graph.failing(ref):
+        _note(scope, ref, "Unavailable", f"{ready}/{wanted} pods ready")
+
+
+def _statefulset(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    wanted = int(section(obj, "spec").get("replicas", 1) or 0)
+    ready = int(section(obj, "status").get("readyReplicas") or 0)
+    if wanted and ready < wanted:
+        _note(scope, ref, "Unavailable", f"{ready}/{wanted} replicas ready")
+
+
+def _daemonset(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    unavailable = int(section(obj, "status").get("numberUnavailable") or 0)
+    if unavailable:
+        _note(scope, ref, "Unavailable", f"{unavailable} pods unavailable")
+
+
+def _job(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    failed = condition(obj, "Failed") or {}
+    if failed.get("status") != "True":
+        return
+    reason = failed.get("reason") or "Failed"
+    _note(
+        scope,
+        ref,
+        str(reason),
+        f"Job failed ({reason}): {short(failed.get('message'), 300)}",
+        meaning="the Job's pods kept failing until its backoffLimit"
+        if reason == "BackoffLimitExceeded"
+        else "the Job ran past its activeDeadlineSeconds",
+    )
+
+
+def _cronjob(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    return None  # a CronJob fails through its Jobs (OWNS edges)
+
+
+def _claim(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    if section(obj, "status").get("phase") != "Pending":
+        return
+    events = _warnings(scope, ref, "ProvisioningFailed", "FailedBinding")
+    message = str(events[-1].get("message")) if events else ""
+    classes = tuple(e.target for e in scope.graph.out(ref) if e.relation is Relation.USES_CLASS)
+    absent = [c for c in classes if scope.knows_absent(c)]
+    if not events and not absent:
+        return  # waiting for a first consumer, or provisioning: nothing has failed yet
+    for storage_class in absent:
+        if storage_class:
+            present = ", ".join(sorted(r.name for r, _ in scope.objects("StorageClass"))) or "none"
+            _note(
+                scope,
+                storage_class,
+                "missing",
+                f"StorageClass {storage_class.name} does not exist (classes: {present})",
+                conclusive=True,
+                meaning=f"no provisioner can create a volume for class {storage_class.name}",
+            )
+    _note(
+        scope,
+        ref,
+        "Pending",
+        "claim Pending" + (f": {short(message, 400)}" if message else ""),
+        implicates=classes,
+        conclusive=not classes and bool(message),
+        meaning="no volume is bound to the claim",
+    )
+
+
+def _service(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    selector = section(section(obj, "spec"), "selector")
+    if not selector:
+        return
+    backing = [e.target for e in scope.graph.out(ref) if e.relation is Relation.BACKED_BY]
+    ready = _ready_addresses(scope, ref)
+    if ready:
+        return
+    wanted = ",".join(f"{k}={v}" for k, v in selector.items())
+    if not backing:
+        nearby = _similar_labels(scope, ref, selector)
+        _note(
+            scope,
+            ref,
+            "NoEndpoints",
+            f"no ready endpoints: selector {wanted} matches no pod"
+            + (f" ({nearby})" if nearby else ""),
+            conclusive=True,
+            meaning="the Service's selector matches no pod, so it routes nowhere",
+        )
+        return
+    _note(
+        scope,
+        ref,
+        "NoEndpoints",
+        f"no ready endpoints: {len(backing)} pods match {wanted}, none is ready",
+    )
+
+
+def _ready_addresses(scope: Scope, ref: Ref) -> int:
+    endpoints = scope.graph.objects.get(Ref("Endpoints", ref.namespace, ref.name))
+    if endpoints is not None:
+        return sum(len(items(s, "addresses")) for s in items(endpoints, "subsets"))
+    return sum(
+        1
+        for e in scope.graph.out(ref)
+        if e.relation is Relation.BACKED_BY and _pod_ready(scope.graph.objects.get(e.target))
+    )
+
+
+def _pod_ready(pod: Mapping[str, Any] | None) -> bool:
+    return bool(pod) and (condition(pod or {}, "Ready") or {}).get("status") == "True"
+
+
+def _similar_labels(scope: Scope, ref: Ref, selector: Mapping[str, Any]) -> str:
+    for pod_ref, pod in scope.objects("Pod"):
+        labels = section(meta(pod), "labels")
+        if pod_ref.namespace == ref.namespace and any(labels.get(k) for k in selector):
+            shown = ",".join(f"{k}={labels[k]}" for k in selector if k in labels)
+            return f"pod {pod_ref.name} is labelled {shown}"
+    return ""
+
+
+def _hpa(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    limited = condition(obj, "ScalingLimited") or {}
+    status = section(obj, "status")
+    maximum = section(obj, "spec").get("maxReplicas")
+    if limited.get("status") == "True" and limited.get("reason") == "TooManyReplicas":
+        _note(
+            scope,
+            ref,
+            "AtMaxReplicas",
+            f"at maxReplicas {maximum} ({status.get('currentReplicas')} running): "
+            f"{short(limited.get('message'), 200)}",
+            meaning="the autoscaler may not add replicas: the load exceeds what maxReplicas allows",
+        )
+    able = condition(obj, "AbleToScale") or {}
+    if able.get("status") == "False":
+        _note(
+            scope,
+            ref,
+            "UnableToScale",
+            f"cannot scale: {short(able.get('message'), 300)}",
+            conclusive=True,
+            meaning="the autoscaler cannot change the target's replicas",
+        )
+
+
+def _node(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    ready = condition(obj, "Ready") or {}
+    if ready.get("status") in ("False", "Unknown"):
+        _note(
+            scope,
+            ref,
+            "NotReady",
+            f"NotReady ({ready.get('reason')}): {short(ready.get('message'), 300)}",
+            conclusive=True,
+            meaning="the node's kubelet stopped reporting or is unhealthy; its pods do not run",
+        )
+    for kind in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+        entry = condition(obj, kind) or {}
+        if entry.get("status") == "True":
+            _note(
+                scope,
+                ref,
+                kind,
+                f"{kind}: {short(entry.get('message'), 200)}",
+                meaning="the kubelet reports the node short of a resource and evicts or "
+                "refuses pods",
+            )
+
+
+def _missing_objects(scope: Scope) -> None:
+    """ConfigMaps and claims pods reference that do not exist (where their kind was read)."""
+    for edge in list(scope.graph.edges()):
+        target = edge.target
+        if target.kind not in ("ConfigMap", "PersistentVolumeClaim") or not scope.knows_absent(
+            target
+        ):
+            continue
+        if any(f.code == "missing" for f in scope.graph.findings.get(target, [])):
+            continue
+        if not any(target.name in f.text for f in scope.graph.failing(edge.source)):
+            continue  # only what a failing pod reports missing (a mount or config error)
+
+        _note(
+            scope,
+            target,
+            "missing",
+            f"{target.kind} {target.name} does not exist in namespace {target.namespace}",
+            conclusive=True,
+            meaning=f"the pod references {target.kind} {target.name}, which is absent",
+        )
+
+
+_FINDERS = {
+    "Pod": _pod,
+    "Deployment": _deployment,
+    "ReplicaSet": _replicaset,
+    "StatefulSet": _statefulset,
+    "DaemonSet": _daemonset,
+    "Job": _job,
+    "CronJob": _cronjob,
+    "PersistentVolumeClaim": _claim,
+    "Service": _service,
+    "HorizontalPodAutoscaler": _hpa,
+    "Node": _node,
+}
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def attach_notifications(graph: Graph, notifications: Sequence[Notification]) -> None:
+    """Each notification becomes a finding on the pod or node it is about."""
+    analysis = Analysis(notifications, [], {})
+    for item in analysis.items:
+        ref = _notification_ref(graph, item.pod, item.node, item.subject)
+        if ref is None:
+            continue
+        graph.note(
+            Finding(
+                ref=ref,
+                code=f"notification:{item.type}",
+                text=item.notification.observation,
+                failing=False,
+                notifications=(item.id,),
+            )
+        )
+
+
+def _notification_ref(graph: Graph, pod: Any, node: str | None, subject: Any) -> Ref | None:
+    if pod is not None:
+        namespace, name = pod
+        for ref in graph.of_kind("Pod"):
+            if ref.name == name and (namespace is None or ref.namespace == namespace):
+                return ref
+            obj = graph.objects.get(ref)
+            if namespace is None and obj is not None and meta(obj).get("uid") == name:
+                return ref
+    if subject is not None and subject.kind in (
+        "Deployment",
+        "StatefulSet",
+        "Job",
+        "Service",
+        "PersistentVolumeClaim",
+        "Node",
+    ):
+        ref = Ref(subject.kind, None if subject.kind == "Node" else subject.namespace, subject.name)
+        if ref in graph.objects:
+            return ref
+    if node:
+        ref = Ref("Node", None, node)
+        if ref in graph.objects:
+            return ref
+    return None
