@@ -55,10 +55,6 @@ KNOWN_GAPS: dict[str, str] = {
         "sees DiskPressure and the eviction, not fluentd's hostPath buffer filling the disk",
     "oom-killed-by-node-memory":
         "blames orders-api's own limit, not otel-agent (no limit) filling the node's memory",
-    "api-crashloop-db-claim-unprovisioned":
-        "follows the chain to the missing StorageClass; also reports an old OOMKill and a blip",
-    "healthy-rollout-progressing":
-        "calls an old pod's OOMKilled restart from four days ago a current problem (high)",
 }
 
 

@@ -22,6 +22,7 @@ from kubelens.analyst.rules import RULES, Rule
 from kubelens.models import Insight, Notification, OperatorResult
 
 if TYPE_CHECKING:
+    from kubelens.graph.model import Graph
     from kubelens.skills.cluster.source import ClusterSource
 
 
@@ -35,10 +36,15 @@ def analyze(
     """Insights explaining what is failing: chains that end in a stated cause first, then
     the rules over the notifications no such chain cites, then open-ended chains (the
     deepest failing object says what fails, not why) whose objects nothing else named."""
-    concluded, open_ended = _causal_insights(notifications, operator_results, context, cluster)
+    graph, concluded, open_ended = _causal_insights(
+        notifications, operator_results, context, cluster
+    )
     cited = {n for insight in concluded for n in insight.notification_ids}
     rest = [n for n in notifications if n.id not in cited]
     ruled = _rule_insights(rest, operator_results, context, rules)
+    if graph is not None:
+        skills = {n.id: n.skill for n in notifications}
+        ruled = [i for i in ruled if not _about_recovered_pods(graph, i, skills)]
     told = concluded + ruled
     cited |= {n for insight in ruled for n in insight.notification_ids}
     extra = [i for i in open_ended if not _named_by(i, told)]
@@ -52,11 +58,11 @@ def _causal_insights(
     operator_results: Sequence[OperatorResult],
     context: Mapping[str, Any],
     cluster: ClusterSource | None,
-) -> tuple[list[Insight], list[Insight]]:
-    """The graph's chains as insights: (ending in a stated cause, open-ended)."""
+) -> tuple[Graph | None, list[Insight], list[Insight]]:
+    """The graph, and its chains as insights: (ending in a stated cause, open-ended)."""
     namespace = context.get("namespace")
     if cluster is None or not isinstance(namespace, str) or not namespace:
-        return [], []
+        return None, [], []
     from kubelens.analyst.causal import insight_for, named_refs
     from kubelens.graph import build_graph, root_causes
 
@@ -67,7 +73,26 @@ def _causal_insights(
     for cause in root_causes(graph, namespace, named_refs(graph, context)):
         bucket = concluded if cause.concluded else open_ended
         bucket.append(insight_for(graph, cause, analysis))
-    return concluded, open_ended
+    return graph, concluded, open_ended
+
+
+def _about_recovered_pods(graph: Graph, insight: Insight, skills: Mapping[str, str]) -> bool:
+    """The insight rests only on what Kubernetes reported (restarts, probe events) about
+    pods the cluster shows healthy now — an old restart, a probe that failed twice and
+    passes again: history, not the incident. Node-level findings (a leak, throttling)
+    are current whatever the pod's state, and stay."""
+    from kubelens.graph.model import Ref
+
+    if any(skills.get(n) not in _CLUSTER_SKILLS for n in insight.notification_ids):
+        return False
+    pods = [Ref("Pod", s.namespace, s.name) for s in insight.subjects if s.kind == "Pod"]
+    others = [s for s in insight.subjects if s.kind not in ("Pod", "Container")]
+    if not pods or others:
+        return False
+    return all(graph.exists(p) and not graph.failing(p) for p in pods)
+
+
+_CLUSTER_SKILLS = frozenset({"pods", "events", "logs", "workloads", "services", "nodes"})
 
 
 def _named_by(insight: Insight, others: Sequence[Insight]) -> bool:

@@ -68,10 +68,11 @@ def _summary(cause: Cause) -> str:
     else:
         middle = " → ".join(_name(h.ref) for h in cause.hops[1:-1])
         path = f" (through {middle})" if middle else ""
-        text = (
-            f"{_name(symptom.ref)} is failing ({symptom.observation()}) because "
-            f"{_name(end.ref)}: {end.observation()}{path}"
-        )
+        observed = end.observation()
+        named = f"{end.ref.kind} {end.ref.name}"
+        because = observed if observed.startswith(named) else f"{_name(end.ref)}: {observed}"
+        text = f"{_name(symptom.ref)} is failing ({symptom.observation()}) because {because}{path}"
+
     if cause.also:
         text += f". Also explains: {', '.join(_name(r) for r in cause.also[:4])}"
     return text if len(text) <= SUMMARY_CAP else text[: SUMMARY_CAP - 1] + "…"

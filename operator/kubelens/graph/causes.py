@@ -217,7 +217,12 @@ def _confidence(hops: list[Hop]) -> Confidence:
     end = hops[-1]
     conclusive = stated(end.findings)
     if conclusive:
-        return Confidence.HIGH if len(hops) <= 5 else Confidence.MEDIUM
+        # ownership hops (Deployment → ReplicaSet → Pod) add no doubt; dependency hops do
+        dependencies = sum(
+            1 for h in hops if h.via is not None and h.via.relation is not Relation.OWNS
+        )
+        return Confidence.HIGH if dependencies <= 5 else Confidence.MEDIUM
+
     if len(hops) > 1:
         return Confidence.MEDIUM
     return Confidence.LOW

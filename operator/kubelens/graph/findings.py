@@ -61,7 +61,9 @@ SCHEDULING_CONSTRAINTS = (
 
 
 def find_all(scope: Scope) -> None:
-    for ref, obj in list(scope.graph.objects.items()):
+    # Workloads after pods: a workload short of replicas fails only through its pods.
+    ordered = sorted(scope.graph.objects.items(), key=lambda entry: _LEVEL.get(entry[0].kind, 0))
+    for ref, obj in ordered:
         if obj is None or ref in scope.found:
             continue
         scope.found.add(ref)
@@ -81,6 +83,33 @@ def _recent(graph: Graph, stamp: Any) -> bool:
     if when is None or graph.now is None:
         return True
     return graph.now - when <= RECENT
+
+
+#: How long a pod may be not Ready after a change before that counts (start-up, a rollout).
+SETTLE = timedelta(minutes=5)
+#: Findings are read bottom-up: pods, then what owns pods, then what owns those.
+_LEVEL = {
+    "ReplicaSet": 1,
+    "Job": 1,
+    "StatefulSet": 1,
+    "DaemonSet": 1,
+    "Deployment": 2,
+    "CronJob": 2,
+}
+
+
+def _settled(graph: Graph, stamp: Any) -> bool:
+    from kubelens.graph.build import parse_time
+
+    when = parse_time(stamp)
+    return when is None or graph.now is None or graph.now - when >= SETTLE
+
+
+def _pods_failing(scope: Scope, ref: Ref) -> bool:
+    """A workload short of replicas is failing when a pod it owns fails (or it has
+    none to show): a rollout in progress is short of replicas by design."""
+    children = [e.target for e in scope.graph.out(ref) if e.relation is Relation.OWNS]
+    return not children or any(scope.graph.failing(c) for c in children)
 
 
 def _warnings(scope: Scope, ref: Ref, *reasons: str) -> list[Mapping[str, Any]]:
@@ -126,7 +155,9 @@ def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
     _probe_failures(scope, ref, pod)
     if phase == "Running" and not scope.graph.failing(ref):
         ready = condition(pod, "Ready") or {}
-        if ready.get("status") == "False" and _recent(scope.graph, ready.get("lastTransitionTime")):
+        if ready.get("status") == "False" and _settled(
+            scope.graph, ready.get("lastTransitionTime")
+        ):
             _note(scope, ref, "NotReady", "Running but not Ready")
 
 
@@ -418,7 +449,7 @@ def _deployment(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
             f"rollout stuck: {short(progressing.get('message'), 300)} ({available}/{wanted} "
             f"available)",
         )
-    elif wanted and available < wanted:
+    elif wanted and available < wanted and _pods_failing(scope, ref):
         _note(scope, ref, "Unavailable", f"{available}/{wanted} replicas available")
     failure = condition(obj, "ReplicaFailure") or {}
     if failure.get("status") == "True":
@@ -447,20 +478,20 @@ def _replicaset(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
             "admission policy)",
         )
     ready = int(section(obj, "status").get("readyReplicas") or 0)
-    if ready < wanted and not scope.graph.failing(ref):
+    if ready < wanted and not scope.graph.failing(ref) and _pods_failing(scope, ref):
         _note(scope, ref, "Unavailable", f"{ready}/{wanted} pods ready")
 
 
 def _statefulset(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     wanted = int(section(obj, "spec").get("replicas", 1) or 0)
     ready = int(section(obj, "status").get("readyReplicas") or 0)
-    if wanted and ready < wanted:
+    if wanted and ready < wanted and _pods_failing(scope, ref):
         _note(scope, ref, "Unavailable", f"{ready}/{wanted} replicas ready")
 
 
 def _daemonset(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     unavailable = int(section(obj, "status").get("numberUnavailable") or 0)
-    if unavailable:
+    if unavailable and _pods_failing(scope, ref):
         _note(scope, ref, "Unavailable", f"{unavailable} pods unavailable")
 
 

@@ -1,0 +1,333 @@
+"""The causal evidence graph: from the symptom to the deepest failing cause.
+
+Each case is a small cluster as ``kubectl get -o yaml`` shows it (built by the helpers
+below) read through a StaticSource, analysed by the rule-based analyst with no
+notification at all unless the case says so: the graph finds what Kubernetes reports.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubelens.analyst import analyze
+from kubelens.graph import Ref, build_graph, root_causes
+from kubelens.models import Confidence, OperatorResult, ToolStatus
+from kubelens.skills.cluster.source import StaticSource
+
+NOW = "2026-11-18T13:30:00Z"
+EARLIER = "2026-11-18T13:20:00Z"
+DAYS_AGO = "2026-11-14T09:00:00Z"
+NODE = "ip-10-0-1-21"
+
+
+def meta(name: str, namespace: str | None = "shop", **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, **extra}
+    if namespace:
+        out["namespace"] = namespace
+    return out
+
+
+def owned(kind: str, name: str) -> list[dict[str, Any]]:
+    return [{"apiVersion": "apps/v1", "kind": kind, "name": name, "controller": True}]
+
+
+def deployment(name: str, replicas: int, available: int) -> dict[str, Any]:
+    return {
+        "kind": "Deployment",
+        "metadata": meta(name),
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}},
+        "status": {"replicas": replicas, "availableReplicas": available},
+    }
+
+
+def replicaset(name: str, deployment_name: str, replicas: int, ready: int) -> dict[str, Any]:
+    return {
+        "kind": "ReplicaSet",
+        "metadata": meta(name, ownerReferences=owned("Deployment", deployment_name)),
+        "spec": {"replicas": replicas},
+        "status": {"replicas": replicas, "readyReplicas": ready},
+    }
+
+
+def pod(
+    name: str,
+    owner: tuple[str, str] | None,
+    *,
+    namespace: str = "shop",
+    labels: dict[str, str] | None = None,
+    phase: str = "Running",
+    ready: bool = True,
+    node: str | None = NODE,
+    container: dict[str, Any] | None = None,
+    status: dict[str, Any] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    uid: str | None = None,
+) -> dict[str, Any]:
+    extra: dict[str, Any] = {"labels": labels or {}}
+    if owner:
+        extra["ownerReferences"] = owned(*owner)
+    if uid:
+        extra["uid"] = uid
+    spec: dict[str, Any] = {"containers": [container or {"name": "app", "image": "app:1"}]}
+    if node:
+        spec["nodeName"] = node
+    if volumes:
+        spec["volumes"] = volumes
+    body: dict[str, Any] = {
+        "phase": phase,
+        "conditions": [
+            {"type": "Ready", "status": str(ready), "lastTransitionTime": EARLIER},
+            {"type": "PodScheduled", "status": str(node is not None)},
+        ],
+        "containerStatuses": [status] if status else [],
+    }
+    return {"kind": "Pod", "metadata": meta(name, namespace, **extra), "spec": spec, "status": body}
+
+
+def crash_looping(restarts: int, exit_code: int, finished: str = EARLIER) -> dict[str, Any]:
+    return {
+        "name": "app",
+        "ready": False,
+        "restartCount": restarts,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+        "lastState": {
+            "terminated": {"reason": "Error", "exitCode": exit_code, "finishedAt": finished}
+        },
+    }
+
+
+def service(name: str, selector: dict[str, str], namespace: str = "shop", ip: str = "") -> dict:
+    spec: dict[str, Any] = {"selector": selector, "ports": [{"port": 5432}]}
+    if ip:
+        spec["clusterIP"] = ip
+    return {"kind": "Service", "metadata": meta(name, namespace), "spec": spec}
+
+
+def warning(kind: str, name: str, reason: str, message: str, namespace: str = "shop") -> dict:
+    return {
+        "kind": "Event",
+        "metadata": meta(f"{name}.1", namespace),
+        "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
+        "type": "Warning",
+        "reason": reason,
+        "message": message,
+        "count": 12,
+        "lastTimestamp": NOW,
+    }
+
+
+def node(name: str = NODE) -> dict[str, Any]:
+    return {
+        "kind": "Node",
+        "metadata": meta(name, None),
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+
+
+def context(reason: str, namespace: str = "shop") -> dict[str, Any]:
+    return {"reason": reason, "namespace": namespace}
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def api_behind_an_unprovisioned_database() -> StaticSource:
+    """api crash-loops on its database; the database pod waits for a claim whose
+    StorageClass does not exist."""
+    api = pod(
+        "api-7d9f-x2x9q",
+        ("ReplicaSet", "api-7d9f"),
+        labels={"app": "api"},
+        ready=False,
+        container={"name": "app", "image": "api:2", "env": [{"name": "DB_HOST",
+                                                             "value": "postgres"}]},
+        status=crash_looping(9, 1),
+    )
+    database = pod(
+        "postgres-0",
+        ("StatefulSet", "postgres"),
+        labels={"app": "postgres"},
+        phase="Pending",
+        ready=False,
+        node=None,
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data-postgres-0"}}],
+    )
+    objects = [
+        node(),
+        deployment("api", 1, 0),
+        replicaset("api-7d9f", "api", 1, 0),
+        api,
+        service("postgres", {"app": "postgres"}, ip="10.100.0.7"),
+        {"kind": "Endpoints", "metadata": meta("postgres"), "subsets": []},
+        {
+            "kind": "StatefulSet",
+            "metadata": meta("postgres"),
+            "spec": {"replicas": 1},
+            "status": {"replicas": 1, "readyReplicas": 0},
+        },
+        database,
+        {
+            "kind": "PersistentVolumeClaim",
+            "metadata": meta("data-postgres-0"),
+            "spec": {"storageClassName": "fast-ssd"},
+            "status": {"phase": "Pending"},
+        },
+        {"kind": "StorageClass", "metadata": meta("standard", None), "provisioner": "ebs"},
+        warning("Pod", "postgres-0", "FailedScheduling",
+                "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims."),
+        warning("PersistentVolumeClaim", "data-postgres-0", "ProvisioningFailed",
+                'storageclass.storage.k8s.io "fast-ssd" not found'),
+    ]
+    logs = {("shop", "api-7d9f-x2x9q", "app", True): (
+        "connecting to postgres:5432\n"
+        'psycopg.OperationalError: connection to server at "10.100.0.7", port 5432 failed: '
+        "Connection refused\n"
+    )}
+    return StaticSource.from_objects(objects, logs=logs)
+
+
+def test_a_crash_loop_three_hops_from_its_cause_is_one_insight_naming_both_ends() -> None:
+    source = api_behind_an_unprovisioned_database()
+    insights = analyze([], [], context("api is down"), cluster=source)
+
+    assert len(insights) == 1
+    insight = insights[0]
+    assert insight.confidence is Confidence.HIGH
+    assert insight.summary.startswith("Deployment shop/api is failing")
+    assert "StorageClass fast-ssd does not exist" in insight.summary
+    assert {s.name for s in insight.subjects} >= {"api", "fast-ssd"}
+    hops = "\n".join(insight.evidence)
+    for hop in ("Service shop/postgres", "Pod shop/postgres-0",
+                "PersistentVolumeClaim shop/data-postgres-0", "StorageClass fast-ssd"):
+        assert hop in hops
+    assert "Connection refused" in hops  # the observation that proves the first hop
+    assert "ruled out: node ip-10-0-1-21 is Ready" in hops
+
+
+def test_a_failed_job_is_explained_by_its_pods_last_log_line_without_a_notification() -> None:
+    job = {
+        "kind": "Job",
+        "metadata": meta("price-import-2991", "pricing",
+                         ownerReferences=owned("CronJob", "price-import")),
+        "status": {"conditions": [{"type": "Failed", "status": "True",
+                                   "reason": "BackoffLimitExceeded",
+                                   "message": "Job has reached the specified backoff limit"}]},
+    }
+    failed = pod(
+        "price-import-2991-q9fcd", ("Job", "price-import-2991"), namespace="pricing",
+        phase="Failed", ready=False,
+        status={"name": "app", "restartCount": 0, "state": {"terminated": {
+            "reason": "Error", "exitCode": 1, "finishedAt": EARLIER}}},
+    )
+    line = ('psycopg2.errors.UndefinedColumn: column "currency_code" of relation "prices" '
+            "does not exist")
+    source = StaticSource.from_objects(
+        [node(), {"kind": "CronJob", "metadata": meta("price-import", "pricing")}, job, failed],
+        logs={("pricing", "price-import-2991-q9fcd", "app", False): f"importing\n{line}\n"},
+    )
+    insights = analyze([], [], context("did the nightly import run?", "pricing"), cluster=source)
+
+    assert len(insights) == 1
+    assert "Job pricing/price-import-2991" in insights[0].summary
+    assert "currency_code" in insights[0].summary
+    assert "migration" in insights[0].root_cause_hypothesis
+    assert insights[0].confidence is Confidence.HIGH
+
+
+def test_failed_lookups_are_followed_to_cluster_dns_in_kube_system() -> None:
+    coredns = pod(
+        "coredns-6b9575c64c-7xq4p", ("ReplicaSet", "coredns-6b9575c64c"), namespace="kube-system",
+        labels={"k8s-app": "kube-dns"}, ready=False, status=crash_looping(14, 1),
+    )
+    worker = pod("worker-5d7b-lc8vb", None, labels={"app": "worker"}, ready=False,
+                 status=crash_looping(3, 1))
+    kube_dns = service("kube-dns", {"k8s-app": "kube-dns"}, namespace="kube-system",
+                       ip="10.96.0.10")
+    kube_dns["metadata"]["labels"] = {"k8s-app": "kube-dns"}
+
+    source = StaticSource.from_objects(
+        [node(), worker, coredns,
+         kube_dns],
+        logs={
+            ("shop", "worker-5d7b-lc8vb", "app", True):
+                "Error -3 connecting to redis.shop.svc.cluster.local:6379. "
+                "Temporary failure in name resolution.\n",
+            ("kube-system", "coredns-6b9575c64c-7xq4p", "app", True):
+                '[FATAL] plugin/loop: Loop (127.0.0.1:55953 -> :53) detected for zone "."\n',
+        },
+    )
+    insights = analyze([], [], context("worker cannot reach redis"), cluster=source)
+
+    chains = [i for i in insights if i.confidence is not Confidence.LOW]
+    assert len(chains) == 1
+    assert "Pod kube-system/coredns-6b9575c64c-7xq4p" in chains[0].summary
+    assert "resolves names via Service kube-system/kube-dns" in "\n".join(chains[0].evidence)
+
+
+def node_results(pid_max: int, tasks: dict[str, int]) -> list[OperatorResult]:
+    processes = {"pid_max": pid_max, "threads": 300}
+    cgroups = {"top_pids": [{"pod_uid": uid, "pids": n, "pids_limit": None}
+                            for uid, n in tasks.items()]}
+    return [
+        OperatorResult(skill="processes", source=NODE, status=ToolStatus.OK, snapshot=processes),
+        OperatorResult(skill="containers", source=NODE, status=ToolStatus.OK, snapshot=cgroups),
+    ]
+
+
+def test_a_fork_failure_names_the_neighbour_holding_the_nodes_pids() -> None:
+    victim = pod("sync-7f-r6x2k", None, ready=False, status=crash_looping(6, 1), uid="u-victim")
+    renderer = pod("pdf-renderer-h4t8n", None, namespace="reports", uid="u-renderer")
+    source = StaticSource.from_objects(
+        [node(), victim, renderer],
+        logs={("shop", "sync-7f-r6x2k", "app", True):
+              "/opt/sync/run.sh: fork: retry: Resource temporarily unavailable\n"},
+    )
+    results = node_results(32768, {"u-renderer": 30400, "u-victim": 12})
+    insights = analyze([], results, context("sync is crash looping"), cluster=source)
+
+    assert insights[0].confidence is Confidence.HIGH
+    assert "pdf-renderer-h4t8n" in insights[0].summary
+    assert "fork" in insights[0].summary
+    assert {"sync-7f-r6x2k", "pdf-renderer-h4t8n"} <= {s.name for s in insights[0].subjects}
+
+
+def test_an_old_restart_on_a_healthy_namespace_is_not_an_incident() -> None:
+    recovered = pod(
+        "api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), labels={"app": "api"},
+        status={"name": "app", "ready": True, "restartCount": 1,
+                "state": {"running": {"startedAt": DAYS_AGO}},
+                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
+                                             "finishedAt": DAYS_AGO}}},
+    )
+    source = StaticSource.from_objects(
+        [node(), deployment("api", 1, 1), replicaset("api-7d9f", "api", 1, 1), recovered,
+         warning("Pod", "api-7d9f-x2x9q", "Pulled", "image already present") | {"type": "Normal"}]
+    )
+    insights = analyze([], [], context("routine check"), cluster=source)
+    assert [i for i in insights if i.confidence is not Confidence.LOW] == []
+
+
+def test_two_analyses_of_one_incident_are_identical() -> None:
+    first = analyze([], [], context("api is down"), cluster=api_behind_an_unprovisioned_database())
+    second = analyze([], [], context("api is down"), cluster=api_behind_an_unprovisioned_database())
+    dump = [json.dumps(i.model_dump(mode="json"), sort_keys=True) for i in first]
+    assert dump == [json.dumps(i.model_dump(mode="json"), sort_keys=True) for i in second]
+    assert first[0].id.startswith("ins-")
+
+
+def test_the_graph_links_what_kubernetes_defines() -> None:
+    graph = build_graph(api_behind_an_unprovisioned_database(), "shop")
+    relations = {(str(e.source), e.relation.value, str(e.target)) for e in graph.edges()}
+    assert ("Deployment/shop/api", "owns", "ReplicaSet/shop/api-7d9f") in relations
+    assert ("Pod/shop/api-7d9f-x2x9q", "runs on", f"Node/{NODE}") in relations
+    assert ("Pod/shop/api-7d9f-x2x9q", "calls", "Service/shop/postgres") in relations
+    assert ("Service/shop/postgres", "is backed by", "Pod/shop/postgres-0") in relations
+    assert ("Pod/shop/postgres-0", "mounts", "PersistentVolumeClaim/shop/data-postgres-0") in (
+        relations
+    )
+    assert ("PersistentVolumeClaim/shop/data-postgres-0", "uses", "StorageClass/fast-ssd") in (
+        relations
+    )
+    causes = root_causes(graph, "shop")
+    assert [c.end.ref for c in causes] == [Ref("StorageClass", None, "fast-ssd")]
