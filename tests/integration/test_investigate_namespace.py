@@ -22,7 +22,8 @@ def test_investigate_a_namespace_with_a_kubeconfig(kube_env: KubeEnv) -> None:
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     skills = {r["skill"] for r in result["operator_results"]}
-    assert skills == {"pods", "events", "logs", "nodes", "workloads", "services"}  # no node skills
+    # no node skills
+    assert skills == {"pods", "events", "logs", "nodes", "workloads", "services", "graph"}
     summaries = {r["skill"]: r["summary"] for r in result["operator_results"]}
     assert summaries["pods"] == "1 pods (1 Running), 1 with problems"
     assert all(summaries.values()), summaries

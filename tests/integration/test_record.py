@@ -106,7 +106,7 @@ def test_record_writes_a_redacted_scenario_that_replays(
     assert result.outcome.value == "done", result.message
     assert {r.skill for r in result.operator_results} == {
         "os", "processes", "containers", "pods", "events", "logs", "nodes", "workloads",
-        "services"}
+        "services", "graph"}
     assert any("api-7c9d8f6b5-x2x9q" in i.root_cause_hypothesis and "256Mi" in
                i.root_cause_hypothesis for i in result.insights), [i.summary for i in
                                                                     result.insights]

@@ -12,6 +12,7 @@ from typing import Any
 
 from kubelens.analyst import analyze
 from kubelens.graph import Ref, build_graph, root_causes
+from kubelens.graph.skill import GraphSkill
 from kubelens.models import Confidence, OperatorResult, ToolStatus
 from kubelens.skills.cluster.source import StaticSource
 
@@ -331,3 +332,39 @@ def test_the_graph_links_what_kubernetes_defines() -> None:
     )
     causes = root_causes(graph, "shop")
     assert [c.end.ref for c in causes] == [Ref("StorageClass", None, "fast-ssd")]
+
+
+# --------------------------------------------------------------------------- the graph skill
+
+
+def test_the_graph_skill_ranks_the_cause_with_its_hops_in_one_call() -> None:
+    skill = GraphSkill(api_behind_an_unprovisioned_database(), "shop")
+    result = skill.call("root_causes", {})
+    assert result.status is ToolStatus.OK, result.error
+    (first,) = result.data["candidates"]
+    assert (first["symptom"], first["cause"]) == ("Deployment/shop/api", "StorageClass/fast-ssd")
+    assert first["confidence"] == "high"
+    assert any("calls Service/shop/postgres" in hop for hop in first["hops"])
+    assert "does not exist" in first["hops"][-1]
+    assert len(json.dumps(result.data)) < 4_000  # a few hundred tokens
+
+
+def test_the_graph_skill_shows_an_objects_dependencies_and_their_health() -> None:
+    skill = GraphSkill(api_behind_an_unprovisioned_database(), "shop")
+    view = skill.call("chain", {"kind": "Pod", "name": "api-7d9f-x2x9q"}).data
+    depends = {d["object"]: d["failing"] for d in view["depends_on"]}
+    assert depends == {f"Node/{NODE}": False, "Service/shop/postgres": True}
+    assert view["owned_by"] == "Deployment/shop/api"
+    assert view["chain"][-1].startswith("uses StorageClass/fast-ssd")
+    missing = skill.call("chain", {"kind": "Pod", "name": "nope"})
+    assert missing.status is ToolStatus.ERROR and "not in namespace shop" in str(missing.error)
+
+
+def test_the_graph_skill_lists_every_pod_on_a_node_whatever_its_namespace() -> None:
+    source = StaticSource.from_objects(
+        [node(), pod("api-1", None), pod("batch-1", None, namespace="batch", ready=False,
+                                         status=crash_looping(2, 1))]
+    )
+    view = GraphSkill(source, "shop").call("node_neighbours", {"node": NODE}).data
+    assert [(p["namespace"], p["pod"]) for p in view["pods"]] == [
+        ("batch", "batch-1"), ("shop", "api-1")]

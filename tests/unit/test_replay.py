@@ -57,7 +57,7 @@ def test_replay_of_a_scenario_without_host_samples_runs_cluster_skills_only() ->
     result = asyncio.run(replay(scenario.load(SCENARIOS / "pvc-pending")))
     assert result.outcome is RunOutcome.DONE
     assert {r.skill for r in result.operator_results} == {
-        "pods", "events", "logs", "nodes", "workloads", "services"}
+        "pods", "events", "logs", "nodes", "workloads", "services", "graph"}
     assert {r.source for r in result.operator_results} == {"cluster"}
 
 

@@ -122,7 +122,7 @@ def claimed_notifications(graph: Graph, cause: Cause, analysis: Analysis) -> lis
         refs |= _descendants(graph, ref)
     pods = {(r.namespace, r.name) for r in refs if r.kind == "Pod"}
     nodes = {r.name for r in refs if r.kind == "Node"}
-    ids = [f for h in cause.hops for finding in h.findings for f in finding.notifications]
+    ids: list[str] = []
     for item in analysis.items:
         if (
             (

@@ -18,7 +18,7 @@ from typing import Any
 from kubelens.graph import findings, node_facts
 from kubelens.graph.logs import read_logs
 from kubelens.graph.model import Graph, Ref, Relation
-from kubelens.models import Notification, OperatorResult
+from kubelens.models import OperatorResult
 from kubelens.skills.cluster.common import (
     event_time,
     items,
@@ -112,7 +112,6 @@ def build_graph(
     source: ClusterSource,
     namespace: str,
     results: Sequence[OperatorResult] = (),
-    notifications: Sequence[Notification] = (),
 ) -> Graph:
     """The evidence graph of ``namespace`` and what it depends on."""
     scope = Scope(source)
@@ -133,7 +132,6 @@ def build_graph(
         scope.load_namespace(other)
         _link_all(scope)
         findings.find_all(scope)
-    findings.attach_notifications(graph, notifications)
     return graph
 
 

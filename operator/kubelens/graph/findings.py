@@ -8,13 +8,11 @@ evidence) is not a finding: only what is failing now, or failed recently, is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from kubelens.analyst.evidence import Analysis
 from kubelens.graph.model import Finding, Graph, Ref, Relation
-from kubelens.models import Notification
 from kubelens.skills.cluster.common import (
     condition,
     container_specs,
@@ -684,51 +682,3 @@ _FINDERS = {
     "HorizontalPodAutoscaler": _hpa,
     "Node": _node,
 }
-
-
-# --------------------------------------------------------------------------- notifications
-
-
-def attach_notifications(graph: Graph, notifications: Sequence[Notification]) -> None:
-    """Each notification becomes a finding on the pod or node it is about."""
-    analysis = Analysis(notifications, [], {})
-    for item in analysis.items:
-        ref = _notification_ref(graph, item.pod, item.node, item.subject)
-        if ref is None:
-            continue
-        graph.note(
-            Finding(
-                ref=ref,
-                code=f"notification:{item.type}",
-                text=item.notification.observation,
-                failing=False,
-                notifications=(item.id,),
-            )
-        )
-
-
-def _notification_ref(graph: Graph, pod: Any, node: str | None, subject: Any) -> Ref | None:
-    if pod is not None:
-        namespace, name = pod
-        for ref in graph.of_kind("Pod"):
-            if ref.name == name and (namespace is None or ref.namespace == namespace):
-                return ref
-            obj = graph.objects.get(ref)
-            if namespace is None and obj is not None and meta(obj).get("uid") == name:
-                return ref
-    if subject is not None and subject.kind in (
-        "Deployment",
-        "StatefulSet",
-        "Job",
-        "Service",
-        "PersistentVolumeClaim",
-        "Node",
-    ):
-        ref = Ref(subject.kind, None if subject.kind == "Node" else subject.namespace, subject.name)
-        if ref in graph.objects:
-            return ref
-    if node:
-        ref = Ref("Node", None, node)
-        if ref in graph.objects:
-            return ref
-    return None

@@ -89,8 +89,6 @@ class Finding:
     implicates: tuple[Ref, ...] = ()
     #: What the finding means, in Kubernetes' and Linux's terms (for the hypothesis).
     meaning: str = ""
-    #: Notification ids this finding came from (they are cited by the insight).
-    notifications: tuple[str, ...] = ()
 
 
 @dataclass

@@ -28,7 +28,7 @@ from kubelens.operator.queue import Queues
 from kubelens.operator.spec import InvalidSpecError, InvestigationSpec, parse_spec
 from kubelens.skills import NODE_SKILLS
 from kubelens.skills.base import Skill
-from kubelens.skills.cluster import CLUSTER_SKILLS, KubernetesSource, cluster_skills
+from kubelens.skills.cluster import KubernetesSource, cluster_skill_names, cluster_skills
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class OperatorContext:
 
     @property
     def known_skills(self) -> set[str]:
-        return {skill.name for skill in CLUSTER_SKILLS} | {skill.name for skill in NODE_SKILLS}
+        return cluster_skill_names() | {skill.name for skill in NODE_SKILLS}
 
 
 async def run_investigation(

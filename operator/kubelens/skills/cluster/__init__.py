@@ -27,8 +27,19 @@ CLUSTER_SKILLS: tuple[type[Skill], ...] = (
 )
 
 
+def cluster_skill_names() -> set[str]:
+    """Names of every cluster skill, the graph's included."""
+    from kubelens.graph.skill import GraphSkill
+
+    return {skill.name for skill in CLUSTER_SKILLS} | {GraphSkill.name}
+
+
 def cluster_skills(source: ClusterSource, namespace: str | None = None) -> list[Skill]:
     """Every cluster skill, reading ``source`` within ``namespace`` (None: all)."""
+    # The graph skill builds on these skills' helpers (kubelens.graph imports this
+    # package), so it is imported when the skills are made, not with the package.
+    from kubelens.graph.skill import GraphSkill
+
     return [
         PodsSkill(source, namespace),
         EventsSkill(source, namespace),
@@ -36,6 +47,7 @@ def cluster_skills(source: ClusterSource, namespace: str | None = None) -> list[
         NodesSkill(source, namespace),
         WorkloadsSkill(source, namespace),
         ServicesSkill(source, namespace),
+        GraphSkill(source, namespace),
     ]
 
 
@@ -51,5 +63,6 @@ __all__ = [
     "ServicesSkill",
     "StaticSource",
     "WorkloadsSkill",
+    "cluster_skill_names",
     "cluster_skills",
 ]
