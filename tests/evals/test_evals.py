@@ -47,14 +47,6 @@ REQUIRED = (
 KNOWN_GAPS: dict[str, str] = {
     "db-latency-io-neighbour":
         "no per-process I/O in the node data: restic's load on the shared NVMe has no owner",
-    "emfile-runtime-nofile-default":
-        "no insight reads EMFILE / RLIMIT_NOFILE 1024 from the logs and /proc/<pid>/limits",
-    "enospc-inodes-neighbour":
-        "sees the node's inodes exhausted but not which neighbour's files fill them",
-    "evicted-by-node-disk":
-        "sees DiskPressure and the eviction, not fluentd's hostPath buffer filling the disk",
-    "oom-killed-by-node-memory":
-        "blames orders-api's own limit, not otel-agent (no limit) filling the node's memory",
 }
 
 

@@ -66,7 +66,7 @@ def _causal_insights(
     from kubelens.analyst.causal import insight_for, named_refs
     from kubelens.graph import build_graph, root_causes
 
-    graph = build_graph(cluster, namespace, operator_results)
+    graph = build_graph(cluster, namespace, operator_results, str(context.get("reason") or ""))
     analysis = Analysis(notifications, operator_results, context)
     concluded: list[Insight] = []
     open_ended: list[Insight] = []

@@ -9,12 +9,11 @@ the same insights.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from kubelens.analyst.evidence import SUMMARY_CAP, Analysis
-from kubelens.graph.causes import SYMPTOM_KINDS, Cause, Hop
+from kubelens.graph.causes import SYMPTOM_KINDS, Cause, Hop, mentioned
 from kubelens.graph.model import Graph, Ref
 from kubelens.models import CorrelationType, Insight, Subject, utcnow
 
@@ -79,7 +78,10 @@ def _summary(cause: Cause) -> str:
 
 
 def _hypothesis(end: Hop) -> str:
-    meanings = [f.meaning for f in end.findings if f.failing and f.meaning]
+    # the stated reason first, then what the failure itself means
+    ordered = sorted(end.findings, key=lambda f: not f.conclusive)
+    meanings = [f.meaning for f in ordered if (f.failing or f.conclusive) and f.meaning]
+
     texts = [f.text for f in end.findings if f.failing]
     cause = (
         "; ".join(dict.fromkeys(meanings))
@@ -162,17 +164,11 @@ def named_refs(graph: Graph, context: Mapping[str, Any]) -> list[Ref]:
     from kubelens.skills.cluster.subjects import named_subjects
 
     named = [Ref(s.kind, s.namespace, s.name) for s in named_subjects(context)]
-    reason = str(context.get("reason") or "").lower()
-    namespace = context.get("namespace")
-    for ref in graph.objects:
-        candidate = ref.kind in SYMPTOM_KINDS and ref.namespace == namespace
-        if candidate and ref not in named and _mentions(reason, ref.name):
+    reason = str(context.get("reason") or "")
+    for ref in mentioned(graph, str(context.get("namespace") or ""), reason):
+        if ref not in named:
             named.append(ref)
     return named
-
-
-def _mentions(text: str, name: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", text) is not None
 
 
 __all__ = ["claimed_notifications", "insight_for", "named_refs"]

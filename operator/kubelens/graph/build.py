@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from kubelens.graph import findings, node_facts
+from kubelens.graph.causes import mentioned
 from kubelens.graph.logs import read_logs
 from kubelens.graph.model import Graph, Ref, Relation
 from kubelens.models import OperatorResult
@@ -112,8 +113,11 @@ def build_graph(
     source: ClusterSource,
     namespace: str,
     results: Sequence[OperatorResult] = (),
+    question: str = "",
 ) -> Graph:
-    """The evidence graph of ``namespace`` and what it depends on."""
+    """The evidence graph of ``namespace`` and what it depends on; ``question`` (the
+    investigation's reason) names objects whose pods' logs are read even when they look
+    healthy."""
     scope = Scope(source)
     scope.load_namespace(namespace)
     for kind in CLUSTER_SCOPED:
@@ -127,7 +131,7 @@ def build_graph(
     graph.now = _newest_time(scope)
     node_facts.read(graph, results)
     findings.find_all(scope)
-    called = read_logs(scope, namespace)
+    called = read_logs(scope, namespace, mentioned(graph, namespace, question))
     for other in called[:MAX_CALLED_NAMESPACES]:
         scope.load_namespace(other)
         _link_all(scope)

@@ -12,6 +12,7 @@ or explained by the same end, are absorbed by it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +95,18 @@ def symptoms(graph: Graph, namespace: str, named: Iterable[Ref] = ()) -> list[Re
         if top not in found:
             found.append(top)
     return found
+
+
+def mentioned(graph: Graph, namespace: str, text: str) -> list[Ref]:
+    """Objects of ``namespace`` a text names as a whole word (an alert's reason)."""
+    lowered = text.lower()
+    return [
+        ref
+        for ref in graph.objects
+        if ref.kind in SYMPTOM_KINDS
+        and ref.namespace == namespace
+        and re.search(rf"(?<![\w-]){re.escape(ref.name.lower())}(?![\w-])", lowered)
+    ]
 
 
 def _failing_top(graph: Graph, ref: Ref) -> Ref:

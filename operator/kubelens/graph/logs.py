@@ -9,10 +9,10 @@ cluster source (the crashed run's log first), redacted, and quoted whole up to a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from kubelens.graph.model import Finding, Ref, Relation
+from kubelens.graph.model import Finding, Graph, Ref, Relation
 from kubelens.graph.signatures import Signature, classify, looked_up_name
 from kubelens.redact import redact_text
 from kubelens.skills.cluster.common import container_statuses, section
@@ -30,16 +30,23 @@ PER_POD = 3
 _CLUSTER_NAME = re.compile(r"\b[a-z0-9-]{1,63}\.([a-z0-9-]{1,63})\.svc(?:\.cluster\.local)?\b")
 #: What a capacity signature points at on the pod's own node.
 _NODE_RESOURCES = frozenset({"pids", "memory", "files", "disk"})
+#: What a line states as the reason by itself (the peer's data, a Secret, a certificate,
+#: the process's own limit): no further hop is needed.
+_STATED = frozenset({"schema", "credentials", "tls", "nofile"})
 
 
-def read_logs(scope: Scope, home: str) -> list[str]:
-    """Note the failing pods' log errors; return the other namespaces their lines name."""
+def read_logs(scope: Scope, home: str, focus: Sequence[Ref] = ()) -> list[str]:
+    """Note the log errors of failing pods, and of the pods of the objects the question
+    names (an alert on error rates names a workload whose pods look healthy); return the
+    other namespaces their lines name."""
     called: list[str] = []
-    for ref in [r for r in scope.graph.of_kind("Pod") if scope.graph.failing(r)]:
+    failing = [r for r in scope.graph.of_kind("Pod") if scope.graph.failing(r)]
+    named = [r for r in _pods_of(scope.graph, focus) if r not in failing]
+    for ref in failing + named:
         pod = scope.graph.objects.get(ref)
         if pod is None or ref.namespace is None:
             continue
-        for line in _error_lines(scope, ref, pod):
+        for line in _error_lines(scope, ref, pod, capacity_only=ref in named):
             for namespace in _CLUSTER_NAME.findall(line.lower()):
                 if namespace != home and namespace not in called:
                     called.append(namespace)
@@ -52,8 +59,28 @@ def read_logs(scope: Scope, home: str) -> list[str]:
     return called
 
 
-def _error_lines(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> list[str]:
-    """Classify each container's log; note one finding per signature (newest line)."""
+def _pods_of(graph: Graph, refs: Sequence[Ref]) -> list[Ref]:
+    """The pods under ``refs``: owned (a Deployment's, through its ReplicaSets) or backing
+    (a Service's)."""
+    found: list[Ref] = []
+    frontier = list(refs)
+    while frontier:
+        ref = frontier.pop()
+        if ref.kind == "Pod":
+            found.append(ref)
+            continue
+        frontier += [
+            e.target for e in graph.out(ref) if e.relation in (Relation.OWNS, Relation.BACKED_BY)
+        ]
+    return list(dict.fromkeys(found))
+
+
+def _error_lines(
+    scope: Scope, ref: Ref, pod: Mapping[str, Any], capacity_only: bool = False
+) -> list[str]:
+    """Classify each container's log; note one finding per signature (newest line). A pod
+    that looks healthy fails by its log only on a capacity error (no space left, too many
+    open files, cannot fork, out of memory): retries and timeouts are routine noise."""
     seen: dict[str, tuple[Signature, str, str]] = {}
     for status in container_statuses(pod):
         container = str(status.get("name"))
@@ -61,7 +88,9 @@ def _error_lines(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> list[str]:
         for text in _read(scope, ref, container, previous):
             for line in text.splitlines():
                 signature = classify(line)
-                if signature is not None:
+                if signature is not None and (
+                    not capacity_only or signature.implicates in _NODE_RESOURCES | {"nofile"}
+                ):
                     seen[signature.code] = (signature, container, _quote(line))
     ranked = sorted(seen.values(), key=lambda entry: _rank(entry[0]))[:PER_POD]
     for signature, container, line in ranked:
@@ -101,9 +130,7 @@ def _note(
     line: str,
 ) -> None:
     implicated = _implicated(scope, ref, pod, signature, line)
-    conclusive = signature.implicates in ("schema", "credentials", "tls") or (
-        signature.code == "exec_not_found"
-    )
+    conclusive = signature.implicates in _STATED or signature.code == "exec_not_found"
     scope.graph.note(
         Finding(
             ref=ref,

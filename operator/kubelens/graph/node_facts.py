@@ -21,7 +21,12 @@ from kubelens.skills.cluster.common import meta
 PIDS_FULL = 0.85
 MEMORY_AVAILABLE_LOW = 0.08
 CPU_BUSY = 90.0
-DISK_FULL = 95.0
+#: Use from which a filesystem is full: the kubelet's default hard eviction thresholds
+#: (nodefs.available < 10%, nodefs.inodesFree < 5%).
+DISK_FULL = {"space": 90.0, "inodes": 95.0}
+#: Host paths pods read rather than fill (log shippers mount /var/log to read it).
+READ_SOURCES = ("/var/log", "/var/lib/docker/containers", "/proc", "/sys", "/dev", "/etc", "/run")
+
 #: A consumer must hold at least this share of what is used to be named the culprit.
 CULPRIT_SHARE = 0.4
 
@@ -135,30 +140,44 @@ def _memory(
             "among all its pods, whatever their own limits",
         )
     )
-    rows = [
-        r
-        for r in (snapshots.get("containers") or {}).get("top_memory") or []
-        if isinstance(r, Mapping)
-        and r.get("pod_uid")
-        and not r.get("container_id")
-        and isinstance(r.get("memory_bytes"), int)
-    ]
-    if not rows:
+    use = _memory_by_pod(snapshots, pods)
+    if not use:
         return
-    top = max(rows, key=lambda r: r["memory_bytes"])
-    used = total - available
-    limit = top.get("memory_limit_bytes")
+    pod, (used_bytes, limit) = max(use.items(), key=lambda kv: kv[1][0])
     _culprit(
         graph,
         node,
-        _pod_of(top, pods),
+        pod,
         "memory",
-        top["memory_bytes"] / max(used, 1),
-        f"uses {top['memory_bytes'] / 2**30:.1f} GiB of the node's memory"
+        used_bytes / max(total - available, 1),
+        f"uses {used_bytes / 2**30:.1f} GiB of the node's memory"
         + (" with no memory limit" if not limit else f" (limit {limit / 2**30:.1f} GiB)"),
         "this pod's memory use fills the node; without a limit nothing stops it before the "
         "kernel kills other pods",
     )
+
+
+def _memory_by_pod(
+    snapshots: Mapping[str, Mapping[str, Any]], pods: Mapping[str, Ref]
+) -> dict[Ref, tuple[int, int | None]]:
+    """Each pod's memory (bytes, limit): its cgroup's where listed, else its processes'
+    resident memory (a pod without a limit is listed last among cgroups, first here)."""
+    use: dict[Ref, tuple[int, int | None]] = {}
+    for row in (snapshots.get("processes") or {}).get("top_memory") or []:
+        pod = _pod_of(row, pods) if isinstance(row, Mapping) else None
+        if pod is not None and isinstance(row.get("rss_bytes"), int):
+            held, _ = use.get(pod, (0, None))
+            use[pod] = (held + row["rss_bytes"], None)
+    for row in (snapshots.get("containers") or {}).get("top_memory") or []:
+        if not isinstance(row, Mapping) or row.get("container_id"):
+            continue
+        pod = _pod_of(row, pods)
+        if pod is not None and isinstance(row.get("memory_bytes"), int):
+            use[pod] = (
+                max(row["memory_bytes"], use.get(pod, (0, None))[0]),
+                row.get("memory_limit_bytes"),
+            )
+    return use
 
 
 def _cpu(graph: Graph, node: Ref, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
@@ -247,12 +266,16 @@ def _containers(
 
 
 def _disks(graph: Graph, node: Ref, snapshots: Mapping[str, Mapping[str, Any]]) -> None:
-    for disk in ((snapshots.get("os") or {}).get("disks") or {}).get("top") or []:
-        if not isinstance(disk, Mapping):
-            continue
+    disks = [
+        d
+        for d in ((snapshots.get("os") or {}).get("disks") or {}).get("top") or []
+        if isinstance(d, Mapping) and d.get("mount")
+    ]
+    mounts = [str(d["mount"]) for d in disks]
+    for disk in disks:
         for key, what in (("used_percent", "space"), ("inodes_used_percent", "inodes")):
             value = disk.get(key)
-            if isinstance(value, int | float) and value >= DISK_FULL:
+            if isinstance(value, int | float) and value >= DISK_FULL[what]:
                 graph.note(
                     Finding(
                         ref=node,
@@ -265,3 +288,52 @@ def _disks(graph: Graph, node: Ref, snapshots: Mapping[str, Mapping[str, Any]]) 
                         "the kubelet evicts pods under DiskPressure",
                     )
                 )
+                _host_path_writer(graph, node, str(disk["mount"]), mounts, what)
+
+
+def _host_path_writer(graph: Graph, node: Ref, mount: str, mounts: list[str], what: str) -> None:
+    """The pod writing to a hostPath on a full filesystem: the kubelet accounts hostPath
+    use to no pod, so it evicts others while the writer keeps filling the disk."""
+    writers = []
+    for edge in graph.into(node):
+        pod = graph.objects.get(edge.source)
+        if edge.relation is not Relation.RUNS_ON or pod is None:
+            continue
+        for created, path in _writable_host_paths(pod):
+            if _mount_of(path, mounts) == mount and path not in READ_SOURCES:
+                writers.append((created, path.count("/"), path, edge.source))
+    if not writers:
+        return
+    _, _, path, pod_ref = max(writers)
+    _culprit(
+        graph,
+        node,
+        pod_ref,
+        f"disk-{what}",
+        1.0,
+        f"writes to hostPath {path} on the full filesystem {mount}",
+        f"this pod fills {mount}'s {what} through a hostPath, which the kubelet accounts to "
+        "no pod: it evicts other pods while the writer keeps filling the disk",
+    )
+
+
+def _writable_host_paths(pod: Mapping[str, Any]) -> list[tuple[bool, str]]:
+    spec = pod.get("spec") or {}
+    paths = {
+        v.get("name"): v["hostPath"]
+        for v in spec.get("volumes") or []
+        if isinstance(v, Mapping) and isinstance(v.get("hostPath"), Mapping)
+    }
+    found = []
+    for container in spec.get("containers") or []:
+        for mount in container.get("volumeMounts") or []:
+            host = paths.get(mount.get("name"))
+            if host and not mount.get("readOnly"):
+                found.append((host.get("type") == "DirectoryOrCreate", str(host.get("path"))))
+    return found
+
+
+def _mount_of(path: str, mounts: list[str]) -> str | None:
+    """The mount a path lives on: the longest mount point that contains it."""
+    containing = [m for m in mounts if path == m or path.startswith(m.rstrip("/") + "/")]
+    return max(containing, key=len, default=None)

@@ -8,6 +8,7 @@ executable). Each signature names what it implicates:
 - ``host``: the peer the line names (a Service, a pod IP, a cluster IP);
 - ``dns``: cluster DNS, or the name that did not resolve;
 - ``pids`` / ``memory`` / ``files`` / ``disk``: a capacity of the container or its node;
+- ``nofile``: the process's own open-files limit;
 - ``config``: the pod's configuration (ConfigMaps, Secrets, env, args);
 - ``schema`` / ``credentials`` / ``tls``: the peer's data, a Secret, a certificate;
 - ``self``: the program itself (a crash with no outside cause named).
@@ -44,10 +45,17 @@ CATALOGUE: tuple[Signature, ...] = (
         "a write failed with ENOSPC: the filesystem is out of bytes or inodes",
     ),
     Signature(
-        "too_many_open_files",
-        re.compile(r"(?i)too many open files|\bEMFILE\b|\bENFILE\b"),
+        "file_table_full",
+        re.compile(r"(?i)too many open files in system|\bENFILE\b|file table overflow"),
         "files",
-        "open() refused (EMFILE): the process reached its RLIMIT_NOFILE (or the node its file-max)",
+        "the node's open-file table is full (fs.file-max): every process on it fails to open",
+    ),
+    Signature(
+        "too_many_open_files",
+        re.compile(r"(?i)too many open files|\bEMFILE\b|\[Errno 24\]"),
+        "nofile",
+        "open() and accept() fail with EMFILE: the process reached its open-files limit "
+        "(RLIMIT_NOFILE, ulimit -n; the container runtime's default soft limit is often 1024)",
     ),
     Signature(
         "out_of_memory",
