@@ -93,22 +93,30 @@ def _operator(settings: Settings, args: argparse.Namespace) -> int:
     from kubernetes.config.config_exception import ConfigException
 
     from kubelens.kube import api_client
-    from kubelens.operator import handlers
+    from kubelens.operator import handlers, peering
 
+    namespaces = settings.watch_namespaces
     try:
-        api_client(settings.kubeconfig).close()  # type: ignore[no-untyped-call]
+        api = api_client(settings.kubeconfig)
     except ConfigException as exc:
         return _fail(
             f"no cluster to run against ({exc}): run in a pod, or give --kubeconfig or KUBECONFIG"
         )
+    try:
+        mode = peering.choose(api, namespaces, settings.standalone)
+        not_serving = peering.check_serving(api, namespaces)
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
+    for line in (mode.note, not_serving):
+        if line:
+            print(f"kubelens operator: {line}", file=sys.stderr)
     handlers.configure(settings)
-    namespaces = settings.watch_namespaces
     asyncio.run(
         kopf.operator(
             clusterwide=not namespaces,
             namespaces=namespaces,
-            standalone=settings.standalone,
-            peering_name="kubelens",
+            standalone=mode.standalone,
+            peering_name=mode.name,
             liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
         )
     )

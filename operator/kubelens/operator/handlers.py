@@ -21,7 +21,7 @@ import kopf
 from kubelens import config, metrics
 from kubelens.agent.client import AgentDirectory
 from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, api_client
-from kubelens.operator import service
+from kubelens.operator import peering, service
 from kubelens.operator.status import TERMINAL
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ async def startup(
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=GROUP)
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.posting.level = logging.WARNING
-    settings.peering.name = "kubelens"
+    settings.peering.name = peering.NAME  # `kopf run -m` auto-detects peering under this name
     api = api_client(options.kubeconfig)
     memo.ctx = service.OperatorContext(
         settings=options,
