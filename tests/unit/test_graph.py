@@ -368,3 +368,31 @@ def test_the_graph_skill_lists_every_pod_on_a_node_whatever_its_namespace() -> N
     view = GraphSkill(source, "shop").call("node_neighbours", {"node": NODE}).data
     assert [(p["namespace"], p["pod"]) for p in view["pods"]] == [
         ("batch", "batch-1"), ("shop", "api-1")]
+
+
+def test_a_failed_pod_of_a_job_that_then_completed_is_history() -> None:
+    job = {
+        "kind": "Job",
+        "metadata": meta("report-2991"),
+        "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1},
+    }
+    retried = pod("report-2991-a1b2c", ("Job", "report-2991"), phase="Failed", ready=False,
+                  status={"name": "app", "restartCount": 0, "state": {"terminated": {
+                      "reason": "Error", "exitCode": 1, "finishedAt": EARLIER}}})
+    source = StaticSource.from_objects([node(), job, retried])
+    assert analyze([], [], context("routine check"), cluster=source) == []
+
+
+def test_a_missing_secret_key_is_stated_by_the_kubelet_though_secrets_are_never_read() -> None:
+    waiting = {
+        "name": "app", "ready": False, "restartCount": 0,
+        "state": {"waiting": {"reason": "CreateContainerConfigError",
+                              "message": "couldn't find key STRIPE_KEY in Secret shop/payments"}},
+    }
+    source = StaticSource.from_objects([
+        node(), deployment("payments", 1, 0), replicaset("payments-6c8d", "payments", 1, 0),
+        pod("payments-6c8d-wq2lz", ("ReplicaSet", "payments-6c8d"), ready=False, status=waiting),
+    ])
+    (insight,) = analyze([], [], context("payments never starts"), cluster=source)
+    assert insight.confidence is Confidence.HIGH
+    assert "STRIPE_KEY" in insight.summary and "Deployment shop/payments" in insight.summary

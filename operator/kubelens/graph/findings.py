@@ -96,7 +96,16 @@ _LEVEL = {
 }
 
 
+def _job_is(scope: Scope, pod: Ref, state: str) -> bool:
+    """The pod's Job has condition ``state`` (Complete, Failed): that, not the age of
+    the pod's exit, says whether its failure is history or the current state."""
+    owner = scope.graph.owner(pod)
+    job = scope.graph.objects.get(owner) if owner and owner.kind == "Job" else None
+    return bool(job) and (condition(job or {}, state) or {}).get("status") == "True"
+
+
 def _settled(graph: Graph, stamp: Any) -> bool:
+
     from kubelens.graph.build import parse_time
 
     when = parse_time(stamp)
@@ -131,8 +140,8 @@ def _note(scope: Scope, ref: Ref, code: str, text: str, **kwargs: Any) -> None:
 def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
     status = section(pod, "status")
     phase = status.get("phase")
-    if phase == "Succeeded":
-        return
+    if phase == "Succeeded" or (phase == "Failed" and _job_is(scope, ref, "Complete")):
+        return  # a Job that completed retried past this pod's failure: history
     if phase == "Failed" and status.get("reason") == "Evicted":
         node = section(pod, "spec").get("nodeName")
         _note(
@@ -212,7 +221,9 @@ def _container(
     elif reason == "CrashLoopBackOff" or (last and _recent(scope.graph, last.get("finishedAt"))):
         _terminated(scope, ref, pod, str(name), status, last or section(state, "terminated"))
     terminated = section(state, "terminated")
-    if terminated and terminated.get("exitCode") not in (0, None) and not last:
+    failed = terminated and terminated.get("exitCode") not in (0, None)
+    current = _recent(scope.graph, terminated.get("finishedAt")) or _job_is(scope, ref, "Failed")
+    if failed and not last and current:
         _terminated(scope, ref, pod, str(name), status, terminated)
 
 
@@ -263,7 +274,8 @@ def _config_error(scope: Scope, ref: Ref, name: str, reason: str, message: str) 
         ref,
         reason,
         f"container {name} cannot start: {message}",
-        conclusive=missing is None,
+        # a Secret is never read: the kubelet's message is the evidence that it lacks
+        conclusive=missing is None or missing["kind"] == "Secret",
         implicates=implicated,
         meaning="the kubelet cannot build the container from its spec (a referenced "
         "ConfigMap, Secret or key)",
@@ -641,6 +653,7 @@ def _node(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
                 ref,
                 kind,
                 f"{kind}: {short(entry.get('message'), 200)}",
+                conclusive=True,
                 meaning="the kubelet reports the node short of a resource and evicts or "
                 "refuses pods",
             )

@@ -30,9 +30,10 @@ PER_POD = 3
 _CLUSTER_NAME = re.compile(r"\b[a-z0-9-]{1,63}\.([a-z0-9-]{1,63})\.svc(?:\.cluster\.local)?\b")
 #: What a capacity signature points at on the pod's own node.
 _NODE_RESOURCES = frozenset({"pids", "memory", "files", "disk"})
+_STATED_CODES = frozenset({"exec_not_found", "permission_denied"})
 #: What a line states as the reason by itself (the peer's data, a Secret, a certificate,
 #: the process's own limit): no further hop is needed.
-_STATED = frozenset({"schema", "credentials", "tls", "nofile"})
+_STATED = frozenset({"schema", "credentials", "tls", "nofile", "config"})
 
 
 def read_logs(scope: Scope, home: str, focus: Sequence[Ref] = ()) -> list[str]:
@@ -130,7 +131,7 @@ def _note(
     line: str,
 ) -> None:
     implicated = _implicated(scope, ref, pod, signature, line)
-    conclusive = signature.implicates in _STATED or signature.code == "exec_not_found"
+    conclusive = signature.implicates in _STATED or signature.code in _STATED_CODES
     scope.graph.note(
         Finding(
             ref=ref,

@@ -447,6 +447,7 @@ DNS_FAILURE = re.compile(
     r"(?i)no such host|temporary failure in name resolution|could not resolve"
     r"|name or service not known|nodename nor servname|getaddrinfo (?:ENOTFOUND|EAI_AGAIN)"
     r"|UnknownHostException|server misbehaving|NXDOMAIN|name resolution failed"
+    r"|can't resolve|bad address '"
     r"|lookup \S{1,253} on [\d.:\[\]a-f]{1,60}:53"
 )
 
