@@ -10,7 +10,9 @@ Prints ``figure value unit`` lines:
   and the cluster skills on an empty static cluster. Target ≤ 5 ms.
 - ``first_request_tokens`` — system prompt, tool schemas and context of the first LLM
   request, counted by litellm's token counter (gpt-4o tokenizer), with every skill the
-  operator offers (node and cluster). Target ≤ 4000.
+  operator offers (node and cluster). Target ≤ 2,500 (the toolset issue's figure).
+- ``tool_result_at_cap_tokens`` — a tool result cut to the default result cap (a long
+  log tail: the newest lines kept), as the model receives it. About the cap / 4.
 """
 
 from __future__ import annotations
@@ -100,6 +102,20 @@ def main() -> None:
           f"{sorted(per_iteration)[int(len(per_iteration) * 0.95)] * 1000:.3f} ms")
     print(f"first_request_tokens {tokens} tokens")
     print(f"first_request_tool_count {len(tools)} tools")
+    print(f"tool_result_at_cap_tokens {result_at_cap_tokens(litellm)} tokens")
+
+
+def result_at_cap_tokens(litellm: Any) -> int:
+    from kubelens.models import ToolResult
+    from kubelens.skills.base import DEFAULT_RESULT_CAP, cap_result
+
+    lines = [f"2026-11-18T13:{i // 60:02d}:{i % 60:02d}Z INFO request {i} served in 12ms"
+             for i in range(2_000)]
+    capped = cap_result(ToolResult.ok({"log_excerpt": lines}), DEFAULT_RESULT_CAP, hint="")
+    content = capped.model_dump_json()
+    tokens: int = litellm.token_counter(model="gpt-4o", text=content)
+    return tokens
+
 
 
 if __name__ == "__main__":
