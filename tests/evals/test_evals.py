@@ -45,8 +45,6 @@ REQUIRED = (
 
 #: Scenarios the rule-based analyst does not pass yet: name → why, in one line.
 KNOWN_GAPS: dict[str, str] = {
-    "db-latency-io-neighbour":
-        "no per-process I/O in the node data: restic's load on the shared NVMe has no owner",
 }
 
 

@@ -396,3 +396,34 @@ def test_a_missing_secret_key_is_stated_by_the_kubelet_though_secrets_are_never_
     (insight,) = analyze([], [], context("payments never starts"), cluster=source)
     assert insight.confidence is Confidence.HIGH
     assert "STRIPE_KEY" in insight.summary and "Deployment shop/payments" in insight.summary
+
+
+def test_timeouts_against_a_healthy_database_lead_to_the_neighbour_saturating_its_disk() -> None:
+    running = {"name": "app", "ready": True, "restartCount": 0,
+               "state": {"running": {"startedAt": DAYS_AGO}}}
+    api = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), labels={"app": "api"},
+              container={"name": "app", "image": "api:2",
+                         "env": [{"name": "DB_HOST", "value": "db"}]}, status=running)
+
+    database = pod("db-0", ("StatefulSet", "db"), labels={"app": "db"})
+    backup = pod("restic-2864-6xk2f", None, namespace="backup", uid="u-restic")
+    source = StaticSource.from_objects(
+        [node(), deployment("api", 1, 1), replicaset("api-7d9f", "api", 1, 1), api, database,
+         backup, service("db", {"app": "db"}, ip="10.100.0.9")],
+        logs={("shop", "api-7d9f-x2x9q", "app", False):
+              "ERROR reserve stock: pq: canceling statement due to statement timeout\n"},
+    )
+    results = [
+        OperatorResult(skill="os", source=NODE, status=ToolStatus.OK, snapshot={
+            "cpu": {"iowait_percent": 41.0}, "pressure": {"io": {"some_avg60": 60.1}}}),
+        OperatorResult(skill="containers", source=NODE, status=ToolStatus.OK, snapshot={
+            "top_io": [{"pod_uid": "u-restic", "io_bytes_delta": 5_412_000_000,
+                        "io_share": 0.98}]}),
+    ]
+    insights = analyze([], results, context("p99 latency of api above 2s"), cluster=source)
+
+    assert insights[0].confidence is Confidence.HIGH
+    assert "restic-2864-6xk2f" in insights[0].summary
+    hops = "\n".join(insights[0].evidence)
+    assert "calls Service shop/db" in hops and "is backed by Pod shop/db-0" in hops
+    assert "the node's disks are saturated" in hops

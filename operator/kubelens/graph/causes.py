@@ -178,6 +178,8 @@ class _Walker:
             best: list[Hop] = []
             for edge in self._next(ref, findings, seen):
                 tail = self._walk(edge.target, edge, seen | {edge.target}, depth + 1)
+                if not self.graph.failing(tail[-1].ref):
+                    continue  # passed through healthy objects and found nothing failing
                 if _score(tail) > _score(best):
                     best = tail
             self._best[ref] = best
@@ -188,9 +190,19 @@ class _Walker:
         implicated = {r for f in findings for r in f.implicates}
         stops = stated(findings)
         edges = []
+        # A healthy object is entered only where a finding points (a caller's timeouts
+        # name a Service that has endpoints); from there the walk goes on to its backends
+        # and their node, and keeps the chain only if it reaches something failing.
+        passing = not self.graph.failing(ref)
         for edge in self.graph.out(ref):
-            if edge.target in seen or not self.graph.failing(edge.target):
+            if edge.target in seen:
                 continue
+            through = edge.target in implicated or (
+                passing and edge.relation in (Relation.BACKED_BY, Relation.RUNS_ON)
+            )
+            if not self.graph.failing(edge.target) and not through:
+                continue
+
             # who uses up a node's resource explains the node's state: always worth a hop
             if (
                 stops

@@ -47,7 +47,7 @@ def read_logs(scope: Scope, home: str, focus: Sequence[Ref] = ()) -> list[str]:
         pod = scope.graph.objects.get(ref)
         if pod is None or ref.namespace is None:
             continue
-        for line in _error_lines(scope, ref, pod, capacity_only=ref in named):
+        for line in _error_lines(scope, ref, pod, pointing_only=ref in named):
             for namespace in _CLUSTER_NAME.findall(line.lower()):
                 if namespace != home and namespace not in called:
                     called.append(namespace)
@@ -77,11 +77,12 @@ def _pods_of(graph: Graph, refs: Sequence[Ref]) -> list[Ref]:
 
 
 def _error_lines(
-    scope: Scope, ref: Ref, pod: Mapping[str, Any], capacity_only: bool = False
+    scope: Scope, ref: Ref, pod: Mapping[str, Any], pointing_only: bool = False
 ) -> list[str]:
     """Classify each container's log; note one finding per signature (newest line). A pod
-    that looks healthy fails by its log only on a capacity error (no space left, too many
-    open files, cannot fork, out of memory): retries and timeouts are routine noise."""
+    that looks healthy but that the question names fails by errors that point somewhere
+    (a peer, a capacity, its configuration), not by a generic stack trace."""
+
     seen: dict[str, tuple[Signature, str, str]] = {}
     for status in container_statuses(pod):
         container = str(status.get("name"))
@@ -89,9 +90,7 @@ def _error_lines(
         for text in _read(scope, ref, container, previous):
             for line in text.splitlines():
                 signature = classify(line)
-                if signature is not None and (
-                    not capacity_only or signature.implicates in _NODE_RESOURCES | {"nofile"}
-                ):
+                if signature is not None and (not pointing_only or signature.implicates != "self"):
                     seen[signature.code] = (signature, container, _quote(line))
     ranked = sorted(seen.values(), key=lambda entry: _rank(entry[0]))[:PER_POD]
     for signature, container, line in ranked:
@@ -158,6 +157,11 @@ def _implicated(
             if target is not None and target not in found:
                 found.append(target)
                 graph.link(ref, Relation.CALLS, target, f"log: {signature.code}")
+    if kind in ("host", "schema") and not found:
+        # A peer's error that names no host ("canceling statement due to statement
+        # timeout") points at the peers the pod is configured to call.
+        found += [e.target for e in graph.out(ref) if e.relation is Relation.CALLS]
+
     if kind == "dns":
         found += _dns_targets(scope, ref, line)
     if kind in _NODE_RESOURCES:

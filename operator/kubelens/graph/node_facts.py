@@ -44,6 +44,7 @@ def read(graph: Graph, results: Sequence[OperatorResult]) -> None:
         _pids(graph, ref, snapshots, pods)
         _memory(graph, ref, snapshots, pods)
         _cpu(graph, ref, snapshots)
+        _io(graph, ref, snapshots, pods)
         _disks(graph, ref, snapshots)
         _containers(graph, snapshots, pods)
 
@@ -215,6 +216,52 @@ def _cpu(graph: Graph, node: Ref, snapshots: Mapping[str, Mapping[str, Any]]) ->
             share / max(float(busy), 1.0),
             f"its processes use {share:.0f}% of the node's CPU time",
             "this pod's CPU use starves its neighbours (it has no CPU limit, or a high one)",
+        )
+
+
+#: I/O pressure (PSI ``some`` avg60, %) or iowait (%) from which the node's disks are saturated.
+IO_PRESSURE = 40.0
+IOWAIT = 30.0
+
+
+def _io(
+    graph: Graph, node: Ref, snapshots: Mapping[str, Mapping[str, Any]], pods: Mapping[str, Ref]
+) -> None:
+    osnap = snapshots.get("os") or {}
+    pressure = ((osnap.get("pressure") or {}).get("io") or {}).get("some_avg60")
+    iowait = (osnap.get("cpu") or {}).get("iowait_percent")
+    stalled = isinstance(pressure, int | float) and pressure >= IO_PRESSURE
+    waiting = isinstance(iowait, int | float) and iowait >= IOWAIT
+    if not stalled and not waiting:
+        return
+    graph.note(
+        Finding(
+            ref=node,
+            code="node:io",
+            conclusive=True,
+            text=f"the node's disks are saturated: tasks stalled on I/O {pressure}% of the "
+            f"last minute (PSI io some), iowait {iowait}%",
+            meaning="every pod on the node waits for its disks: reads, writes and fsyncs "
+            "(a database's commits) slow down",
+        )
+    )
+    rows = [
+        r
+        for r in (snapshots.get("containers") or {}).get("top_io") or []
+        if isinstance(r, Mapping) and isinstance(r.get("io_share"), int | float)
+    ]
+    if rows:
+        top = max(rows, key=lambda r: r["io_share"])
+        _culprit(
+            graph,
+            node,
+            _pod_of(top, pods),
+            "io",
+            float(top["io_share"]),
+            f"does {top['io_share']:.0%} of the I/O of the node's pods "
+            f"({top.get('io_bytes_delta', 0) / 2**20:.0f} MiB since the previous sample)",
+            "this pod's reads and writes saturate the node's disks (no I/O limit): its "
+            "neighbours' I/O waits behind it",
         )
 
 

@@ -257,6 +257,8 @@ class CgroupStats:
     cpu_quota_cores: float | None = None
     pids_current: int | None = None
     pids_limit: int | None = None
+    #: Bytes read and written since the cgroup was created (io.stat, pod level, v2).
+    io_bytes: int | None = None
     # Filled in by the snapshot, from the previous one.
     throttled_ratio: float | None = None
     new_oom_kills: int = 0
@@ -347,6 +349,8 @@ class ContainersSkill(Skill):
         self.names = PodNames(self.paths.rootfs)
         self._throttle = hostfs.Sampler[dict[str, tuple[int, int]]](min_interval=1.0)
         self._oom_seen: dict[str, int] = {}
+        self._io_seen: dict[str, tuple[int | None, int | None]] = {}
+
         self._limits: dict[str, tuple[float, bool, int | None]] = {}
         self.add_tool(
             "cgroup",
@@ -475,7 +479,35 @@ class ContainersSkill(Skill):
         out["top_memory"] = [self._entry(s, "memory") for s in limited[:TOP]]
         out["top_throttled"] = [self._entry(s, "cpu") for s in throttled[:TOP]]
         out["top_pids"] = [self._entry(s, "pids") for s in pids]
+        out["top_io"] = self._top_io(stats)
         return out
+
+    def _top_io(self, stats: list[CgroupStats]) -> list[dict[str, Any]]:
+        """Pods by bytes read and written since the previous snapshot, with their share
+        of all pods' I/O: who is using a saturated disk (no clock needed)."""
+        deltas: dict[str, tuple[CgroupStats, int]] = {}
+        for s in stats:
+            if s.io_bytes is None:
+                continue
+            # A reading equal to the last one (a second look within the same second, or a
+            # replay re-reading its last sample) is compared with the reading before it.
+            older, last = self._io_seen.get(s.path, (None, None))
+            if s.io_bytes != last:
+                older, last = last, s.io_bytes
+                self._io_seen[s.path] = (older, last)
+            if older is not None and s.io_bytes >= older:
+                deltas[s.path] = (s, s.io_bytes - older)
+        total = sum(delta for _, delta in deltas.values())
+        ranked = sorted(deltas.values(), key=lambda pair: pair[1], reverse=True)[:3]
+        return [
+            {
+                **self._entry(s, "io"),
+                "io_bytes_delta": delta,
+                "io_share": round(delta / total, 3) if total else 0.0,
+            }
+            for s, delta in ranked
+            if delta > 0
+        ]
 
     def summarize(self, snapshot: Mapping[str, Any]) -> str:
         if not snapshot.get("available", True):
@@ -728,6 +760,10 @@ class ContainersSkill(Skill):
         assert layout.memory is not None
         d = f"{layout.memory}/{s.path}"
         s.memory_bytes = hostfs.read_int(f"{d}/memory.current")
+        if _is_pod_level(s):
+            devices = io_stat(f"{d}/io.stat")
+            if devices:
+                s.io_bytes = sum(c.get("rbytes", 0) + c.get("wbytes", 0) for c in devices.values())
         if s.memory_bytes is not None:
             s.memory_limit = self._limit(f"{d}/memory.max")
             events = hostfs.read_keyed(f"{d}/memory.events")

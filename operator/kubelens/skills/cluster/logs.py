@@ -54,7 +54,10 @@ ERROR_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|environment variable \S{1,80} (?:is )?not set"
     ),
     "permission_denied": re.compile(r"(?i)permission denied|EACCES"),
-    "timeout": re.compile(r"(?i)\btimed out\b|deadline exceeded|i/o timeout"),
+    "timeout": re.compile(
+        r"(?i)\btimed out\b|deadline exceeded|i/o timeout"
+        r"|(?:statement|query|lock wait) timeout"
+    ),
     # fork()/clone() refused with EAGAIN: a pids limit (cgroup pids.max, ulimit -u) or
     # pid_max reached; shells, the JVM, Go and glibc each word it their own way.
     "fork_failed": re.compile(
