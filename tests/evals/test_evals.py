@@ -44,10 +44,7 @@ REQUIRED = (
 )
 
 #: Scenarios the rule-based analyst does not pass yet: name → why, in one line.
-KNOWN_GAPS: dict[str, str] = {
-    "statefulset-multi-attach-dead-node":
-        "blames the dead node for a Terminating pod, not for kafka-2's volume still attached there",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _rule_based_case(name: str) -> object:

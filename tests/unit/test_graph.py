@@ -108,7 +108,7 @@ def service(name: str, selector: dict[str, str], namespace: str = "shop", ip: st
 def warning(kind: str, name: str, reason: str, message: str, namespace: str = "shop") -> dict:
     return {
         "kind": "Event",
-        "metadata": meta(f"{name}.1", namespace),
+        "metadata": meta(f"{name}.{reason.lower()}", namespace),
         "involvedObject": {"kind": kind, "name": name, "namespace": namespace},
         "type": "Warning",
         "reason": reason,
@@ -141,8 +141,11 @@ def api_behind_an_unprovisioned_database() -> StaticSource:
         ("ReplicaSet", "api-7d9f"),
         labels={"app": "api"},
         ready=False,
-        container={"name": "app", "image": "api:2", "env": [{"name": "DB_HOST",
-                                                             "value": "postgres"}]},
+        container={
+            "name": "app",
+            "image": "api:2",
+            "env": [{"name": "DB_HOST", "value": "postgres"}],
+        },
         status=crash_looping(9, 1),
     )
     database = pod(
@@ -175,16 +178,26 @@ def api_behind_an_unprovisioned_database() -> StaticSource:
             "status": {"phase": "Pending"},
         },
         {"kind": "StorageClass", "metadata": meta("standard", None), "provisioner": "ebs"},
-        warning("Pod", "postgres-0", "FailedScheduling",
-                "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims."),
-        warning("PersistentVolumeClaim", "data-postgres-0", "ProvisioningFailed",
-                'storageclass.storage.k8s.io "fast-ssd" not found'),
+        warning(
+            "Pod",
+            "postgres-0",
+            "FailedScheduling",
+            "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.",
+        ),
+        warning(
+            "PersistentVolumeClaim",
+            "data-postgres-0",
+            "ProvisioningFailed",
+            'storageclass.storage.k8s.io "fast-ssd" not found',
+        ),
     ]
-    logs = {("shop", "api-7d9f-x2x9q", "app", True): (
-        "connecting to postgres:5432\n"
-        'psycopg.OperationalError: connection to server at "10.100.0.7", port 5432 failed: '
-        "Connection refused\n"
-    )}
+    logs = {
+        ("shop", "api-7d9f-x2x9q", "app", True): (
+            "connecting to postgres:5432\n"
+            'psycopg.OperationalError: connection to server at "10.100.0.7", port 5432 failed: '
+            "Connection refused\n"
+        )
+    }
     return StaticSource.from_objects(objects, logs=logs)
 
 
@@ -199,8 +212,12 @@ def test_a_crash_loop_three_hops_from_its_cause_is_one_insight_naming_both_ends(
     assert "StorageClass fast-ssd does not exist" in insight.summary
     assert {s.name for s in insight.subjects} >= {"api", "fast-ssd"}
     hops = "\n".join(insight.evidence)
-    for hop in ("Service shop/postgres", "Pod shop/postgres-0",
-                "PersistentVolumeClaim shop/data-postgres-0", "StorageClass fast-ssd"):
+    for hop in (
+        "Service shop/postgres",
+        "Pod shop/postgres-0",
+        "PersistentVolumeClaim shop/data-postgres-0",
+        "StorageClass fast-ssd",
+    ):
         assert hop in hops
     assert "Connection refused" in hops  # the observation that proves the first hop
     assert "ruled out: node ip-10-0-1-21 is Ready" in hops
@@ -209,20 +226,36 @@ def test_a_crash_loop_three_hops_from_its_cause_is_one_insight_naming_both_ends(
 def test_a_failed_job_is_explained_by_its_pods_last_log_line_without_a_notification() -> None:
     job = {
         "kind": "Job",
-        "metadata": meta("price-import-2991", "pricing",
-                         ownerReferences=owned("CronJob", "price-import")),
-        "status": {"conditions": [{"type": "Failed", "status": "True",
-                                   "reason": "BackoffLimitExceeded",
-                                   "message": "Job has reached the specified backoff limit"}]},
+        "metadata": meta(
+            "price-import-2991", "pricing", ownerReferences=owned("CronJob", "price-import")
+        ),
+        "status": {
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "BackoffLimitExceeded",
+                    "message": "Job has reached the specified backoff limit",
+                }
+            ]
+        },
     }
     failed = pod(
-        "price-import-2991-q9fcd", ("Job", "price-import-2991"), namespace="pricing",
-        phase="Failed", ready=False,
-        status={"name": "app", "restartCount": 0, "state": {"terminated": {
-            "reason": "Error", "exitCode": 1, "finishedAt": EARLIER}}},
+        "price-import-2991-q9fcd",
+        ("Job", "price-import-2991"),
+        namespace="pricing",
+        phase="Failed",
+        ready=False,
+        status={
+            "name": "app",
+            "restartCount": 0,
+            "state": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": EARLIER}},
+        },
     )
-    line = ('psycopg2.errors.UndefinedColumn: column "currency_code" of relation "prices" '
-            "does not exist")
+    line = (
+        'psycopg2.errors.UndefinedColumn: column "currency_code" of relation "prices" '
+        "does not exist"
+    )
     source = StaticSource.from_objects(
         [node(), {"kind": "CronJob", "metadata": meta("price-import", "pricing")}, job, failed],
         logs={("pricing", "price-import-2991-q9fcd", "app", False): f"importing\n{line}\n"},
@@ -238,24 +271,37 @@ def test_a_failed_job_is_explained_by_its_pods_last_log_line_without_a_notificat
 
 def test_failed_lookups_are_followed_to_cluster_dns_in_kube_system() -> None:
     coredns = pod(
-        "coredns-6b9575c64c-7xq4p", ("ReplicaSet", "coredns-6b9575c64c"), namespace="kube-system",
-        labels={"k8s-app": "kube-dns"}, ready=False, status=crash_looping(14, 1),
+        "coredns-6b9575c64c-7xq4p",
+        ("ReplicaSet", "coredns-6b9575c64c"),
+        namespace="kube-system",
+        labels={"k8s-app": "kube-dns"},
+        ready=False,
+        status=crash_looping(14, 1),
     )
-    worker = pod("worker-5d7b-lc8vb", None, labels={"app": "worker"}, ready=False,
-                 status=crash_looping(3, 1))
-    kube_dns = service("kube-dns", {"k8s-app": "kube-dns"}, namespace="kube-system",
-                       ip="10.96.0.10")
+    worker = pod(
+        "worker-5d7b-lc8vb", None, labels={"app": "worker"}, ready=False, status=crash_looping(3, 1)
+    )
+    kube_dns = service(
+        "kube-dns", {"k8s-app": "kube-dns"}, namespace="kube-system", ip="10.96.0.10"
+    )
     kube_dns["metadata"]["labels"] = {"k8s-app": "kube-dns"}
 
     source = StaticSource.from_objects(
-        [node(), worker, coredns,
-         kube_dns],
+        [node(), worker, coredns, kube_dns],
         logs={
-            ("shop", "worker-5d7b-lc8vb", "app", True):
-                "Error -3 connecting to redis.shop.svc.cluster.local:6379. "
-                "Temporary failure in name resolution.\n",
-            ("kube-system", "coredns-6b9575c64c-7xq4p", "app", True):
-                '[FATAL] plugin/loop: Loop (127.0.0.1:55953 -> :53) detected for zone "."\n',
+            (
+                "shop",
+                "worker-5d7b-lc8vb",
+                "app",
+                True,
+            ): "Error -3 connecting to redis.shop.svc.cluster.local:6379. "
+            "Temporary failure in name resolution.\n",
+            (
+                "kube-system",
+                "coredns-6b9575c64c-7xq4p",
+                "app",
+                True,
+            ): '[FATAL] plugin/loop: Loop (127.0.0.1:55953 -> :53) detected for zone "."\n',
         },
     )
     insights = analyze([], [], context("worker cannot reach redis"), cluster=source)
@@ -268,8 +314,9 @@ def test_failed_lookups_are_followed_to_cluster_dns_in_kube_system() -> None:
 
 def node_results(pid_max: int, tasks: dict[str, int]) -> list[OperatorResult]:
     processes = {"pid_max": pid_max, "threads": 300}
-    cgroups = {"top_pids": [{"pod_uid": uid, "pids": n, "pids_limit": None}
-                            for uid, n in tasks.items()]}
+    cgroups = {
+        "top_pids": [{"pod_uid": uid, "pids": n, "pids_limit": None} for uid, n in tasks.items()]
+    }
     return [
         OperatorResult(skill="processes", source=NODE, status=ToolStatus.OK, snapshot=processes),
         OperatorResult(skill="containers", source=NODE, status=ToolStatus.OK, snapshot=cgroups),
@@ -281,8 +328,14 @@ def test_a_fork_failure_names_the_neighbour_holding_the_nodes_pids() -> None:
     renderer = pod("pdf-renderer-h4t8n", None, namespace="reports", uid="u-renderer")
     source = StaticSource.from_objects(
         [node(), victim, renderer],
-        logs={("shop", "sync-7f-r6x2k", "app", True):
-              "/opt/sync/run.sh: fork: retry: Resource temporarily unavailable\n"},
+        logs={
+            (
+                "shop",
+                "sync-7f-r6x2k",
+                "app",
+                True,
+            ): "/opt/sync/run.sh: fork: retry: Resource temporarily unavailable\n"
+        },
     )
     results = node_results(32768, {"u-renderer": 30400, "u-victim": 12})
     insights = analyze([], results, context("sync is crash looping"), cluster=source)
@@ -295,15 +348,28 @@ def test_a_fork_failure_names_the_neighbour_holding_the_nodes_pids() -> None:
 
 def test_an_old_restart_on_a_healthy_namespace_is_not_an_incident() -> None:
     recovered = pod(
-        "api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), labels={"app": "api"},
-        status={"name": "app", "ready": True, "restartCount": 1,
-                "state": {"running": {"startedAt": DAYS_AGO}},
-                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
-                                             "finishedAt": DAYS_AGO}}},
+        "api-7d9f-x2x9q",
+        ("ReplicaSet", "api-7d9f"),
+        labels={"app": "api"},
+        status={
+            "name": "app",
+            "ready": True,
+            "restartCount": 1,
+            "state": {"running": {"startedAt": DAYS_AGO}},
+            "lastState": {
+                "terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": DAYS_AGO}
+            },
+        },
     )
     source = StaticSource.from_objects(
-        [node(), deployment("api", 1, 1), replicaset("api-7d9f", "api", 1, 1), recovered,
-         warning("Pod", "api-7d9f-x2x9q", "Pulled", "image already present") | {"type": "Normal"}]
+        [
+            node(),
+            deployment("api", 1, 1),
+            replicaset("api-7d9f", "api", 1, 1),
+            recovered,
+            warning("Pod", "api-7d9f-x2x9q", "Pulled", "image already present")
+            | {"type": "Normal"},
+        ]
     )
     insights = analyze([], [], context("routine check"), cluster=source)
     assert [i for i in insights if i.confidence is not Confidence.LOW] == []
@@ -362,12 +428,17 @@ def test_the_graph_skill_shows_an_objects_dependencies_and_their_health() -> Non
 
 def test_the_graph_skill_lists_every_pod_on_a_node_whatever_its_namespace() -> None:
     source = StaticSource.from_objects(
-        [node(), pod("api-1", None), pod("batch-1", None, namespace="batch", ready=False,
-                                         status=crash_looping(2, 1))]
+        [
+            node(),
+            pod("api-1", None),
+            pod("batch-1", None, namespace="batch", ready=False, status=crash_looping(2, 1)),
+        ]
     )
     view = GraphSkill(source, "shop").call("node_neighbours", {"node": NODE}).data
     assert [(p["namespace"], p["pod"]) for p in view["pods"]] == [
-        ("batch", "batch-1"), ("shop", "api-1")]
+        ("batch", "batch-1"),
+        ("shop", "api-1"),
+    ]
 
 
 def test_a_failed_pod_of_a_job_that_then_completed_is_history() -> None:
@@ -376,49 +447,101 @@ def test_a_failed_pod_of_a_job_that_then_completed_is_history() -> None:
         "metadata": meta("report-2991"),
         "status": {"conditions": [{"type": "Complete", "status": "True"}], "succeeded": 1},
     }
-    retried = pod("report-2991-a1b2c", ("Job", "report-2991"), phase="Failed", ready=False,
-                  status={"name": "app", "restartCount": 0, "state": {"terminated": {
-                      "reason": "Error", "exitCode": 1, "finishedAt": EARLIER}}})
+    retried = pod(
+        "report-2991-a1b2c",
+        ("Job", "report-2991"),
+        phase="Failed",
+        ready=False,
+        status={
+            "name": "app",
+            "restartCount": 0,
+            "state": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": EARLIER}},
+        },
+    )
     source = StaticSource.from_objects([node(), job, retried])
     assert analyze([], [], context("routine check"), cluster=source) == []
 
 
 def test_a_missing_secret_key_is_stated_by_the_kubelet_though_secrets_are_never_read() -> None:
     waiting = {
-        "name": "app", "ready": False, "restartCount": 0,
-        "state": {"waiting": {"reason": "CreateContainerConfigError",
-                              "message": "couldn't find key STRIPE_KEY in Secret shop/payments"}},
+        "name": "app",
+        "ready": False,
+        "restartCount": 0,
+        "state": {
+            "waiting": {
+                "reason": "CreateContainerConfigError",
+                "message": "couldn't find key STRIPE_KEY in Secret shop/payments",
+            }
+        },
     }
-    source = StaticSource.from_objects([
-        node(), deployment("payments", 1, 0), replicaset("payments-6c8d", "payments", 1, 0),
-        pod("payments-6c8d-wq2lz", ("ReplicaSet", "payments-6c8d"), ready=False, status=waiting),
-    ])
+    source = StaticSource.from_objects(
+        [
+            node(),
+            deployment("payments", 1, 0),
+            replicaset("payments-6c8d", "payments", 1, 0),
+            pod(
+                "payments-6c8d-wq2lz", ("ReplicaSet", "payments-6c8d"), ready=False, status=waiting
+            ),
+        ]
+    )
     (insight,) = analyze([], [], context("payments never starts"), cluster=source)
     assert insight.confidence is Confidence.HIGH
     assert "STRIPE_KEY" in insight.summary and "Deployment shop/payments" in insight.summary
 
 
 def test_timeouts_against_a_healthy_database_lead_to_the_neighbour_saturating_its_disk() -> None:
-    running = {"name": "app", "ready": True, "restartCount": 0,
-               "state": {"running": {"startedAt": DAYS_AGO}}}
-    api = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), labels={"app": "api"},
-              container={"name": "app", "image": "api:2",
-                         "env": [{"name": "DB_HOST", "value": "db"}]}, status=running)
+    running = {
+        "name": "app",
+        "ready": True,
+        "restartCount": 0,
+        "state": {"running": {"startedAt": DAYS_AGO}},
+    }
+    api = pod(
+        "api-7d9f-x2x9q",
+        ("ReplicaSet", "api-7d9f"),
+        labels={"app": "api"},
+        container={"name": "app", "image": "api:2", "env": [{"name": "DB_HOST", "value": "db"}]},
+        status=running,
+    )
 
     database = pod("db-0", ("StatefulSet", "db"), labels={"app": "db"})
     backup = pod("restic-2864-6xk2f", None, namespace="backup", uid="u-restic")
     source = StaticSource.from_objects(
-        [node(), deployment("api", 1, 1), replicaset("api-7d9f", "api", 1, 1), api, database,
-         backup, service("db", {"app": "db"}, ip="10.100.0.9")],
-        logs={("shop", "api-7d9f-x2x9q", "app", False):
-              "ERROR reserve stock: pq: canceling statement due to statement timeout\n"},
+        [
+            node(),
+            deployment("api", 1, 1),
+            replicaset("api-7d9f", "api", 1, 1),
+            api,
+            database,
+            backup,
+            service("db", {"app": "db"}, ip="10.100.0.9"),
+        ],
+        logs={
+            (
+                "shop",
+                "api-7d9f-x2x9q",
+                "app",
+                False,
+            ): "ERROR reserve stock: pq: canceling statement due to statement timeout\n"
+        },
     )
     results = [
-        OperatorResult(skill="os", source=NODE, status=ToolStatus.OK, snapshot={
-            "cpu": {"iowait_percent": 41.0}, "pressure": {"io": {"some_avg60": 60.1}}}),
-        OperatorResult(skill="containers", source=NODE, status=ToolStatus.OK, snapshot={
-            "top_io": [{"pod_uid": "u-restic", "io_bytes_delta": 5_412_000_000,
-                        "io_share": 0.98}]}),
+        OperatorResult(
+            skill="os",
+            source=NODE,
+            status=ToolStatus.OK,
+            snapshot={"cpu": {"iowait_percent": 41.0}, "pressure": {"io": {"some_avg60": 60.1}}},
+        ),
+        OperatorResult(
+            skill="containers",
+            source=NODE,
+            status=ToolStatus.OK,
+            snapshot={
+                "top_io": [
+                    {"pod_uid": "u-restic", "io_bytes_delta": 5_412_000_000, "io_share": 0.98}
+                ]
+            },
+        ),
     ]
     insights = analyze([], results, context("p99 latency of api above 2s"), cluster=source)
 
@@ -427,3 +550,81 @@ def test_timeouts_against_a_healthy_database_lead_to_the_neighbour_saturating_it
     hops = "\n".join(insights[0].evidence)
     assert "calls Service shop/db" in hops and "is backed by Pod shop/db-0" in hops
     assert "the node's disks are saturated" in hops
+
+
+def test_a_volume_still_attached_to_a_dead_node_blames_that_node_not_the_pods_own() -> None:
+    handle = "vol-0a2eb4c232c7c1fb0"
+    dead = {
+        "kind": "Node",
+        "metadata": meta("ip-10-0-3-41", None),
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "Unknown",
+                    "reason": "NodeStatusUnknown",
+                    "message": "Kubelet stopped posting node status.",
+                }
+            ],
+            "volumesAttached": [{"name": f"kubernetes.io/csi/ebs.csi.aws.com^{handle}"}],
+        },
+    }
+    waiting = {
+        "name": "kafka",
+        "ready": False,
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "ContainerCreating"}},
+    }
+    broker = pod(
+        "kafka-2",
+        ("StatefulSet", "kafka"),
+        phase="Pending",
+        ready=False,
+        status=waiting,
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": "data-kafka-2"}}],
+    )
+    source = StaticSource.from_objects(
+        [
+            node(),
+            dead,
+            broker,
+            {
+                "kind": "StatefulSet",
+                "metadata": meta("kafka"),
+                "spec": {"replicas": 3},
+                "status": {"replicas": 3, "readyReplicas": 2},
+            },
+            {
+                "kind": "PersistentVolumeClaim",
+                "metadata": meta("data-kafka-2"),
+                "spec": {"volumeName": "pvc-8c54"},
+                "status": {"phase": "Bound"},
+            },
+            {
+                "kind": "PersistentVolume",
+                "metadata": meta("pvc-8c54", None),
+                "spec": {"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": handle}},
+            },
+            warning(
+                "Pod",
+                "kafka-2",
+                "FailedAttachVolume",
+                'Multi-Attach error for volume "pvc-8c54" Volume is already exclusively attached '
+                "to one node and can't be attached to another",
+            ),
+            warning(
+                "Pod",
+                "kafka-2",
+                "FailedMount",
+                "Unable to attach or mount volumes: timed out waiting for the condition",
+            ),
+        ]
+    )
+
+    insights = analyze([], [], context("kafka under-replicated partitions"), cluster=source)
+
+    assert len(insights) == 1
+    assert "because Node ip-10-0-3-41" in insights[0].summary
+    assert "still attached to ip-10-0-3-41" in insights[0].root_cause_hypothesis
+    hops = "\n".join(insights[0].evidence)
+    assert "is attached to Node ip-10-0-3-41 [status.volumesAttached]" in hops

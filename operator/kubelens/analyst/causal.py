@@ -36,7 +36,7 @@ _STEPS: dict[str, str] = {
 def insight_for(graph: Graph, cause: Cause, analysis: Analysis) -> Insight:
     symptom, end = cause.hops[0], cause.end
     summary = _summary(cause)
-    hypothesis = _hypothesis(end)
+    hypothesis = _hypothesis(end) + _mechanism(cause)
     subjects = _subjects(cause)
     return Insight(
         id=_content_id(cause),
@@ -90,7 +90,17 @@ def _hypothesis(end: Hop) -> str:
     return f"{_name(end.ref)}: {cause} ({'; '.join(texts[:2])})"
 
 
+def _mechanism(cause: Cause) -> str:
+    """How the end reaches the symptom: the first object between them that says why."""
+    for hop in cause.hops[1:-1]:
+        meanings = [f.meaning for f in hop.findings if f.failing and f.meaning]
+        if meanings:
+            return f"; so {_name(hop.ref)}: {meanings[0]}"
+    return ""
+
+
 def _evidence(cause: Cause) -> list[str]:
+
     lines = []
     for hop in cause.hops:
         if hop.via is None:

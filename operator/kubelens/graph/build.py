@@ -158,6 +158,8 @@ def _link_all(scope: Scope) -> None:
             _link_claim(graph, ref, obj)
         elif ref.kind == "Service":
             _link_service(scope, ref, obj)
+        elif ref.kind == "Node":
+            _link_attached_volumes(graph, ref, obj)
         elif ref.kind == "HorizontalPodAutoscaler":
             target = section(section(obj, "spec"), "scaleTargetRef")
             if target.get("kind") and target.get("name"):
@@ -296,7 +298,37 @@ def _link_claim(graph: Graph, ref: Ref, claim: Mapping[str, Any]) -> None:
         )
 
 
+def volume_handle(volume: Mapping[str, Any]) -> str:
+    """The id the attach/detach controller knows a PersistentVolume's disk by."""
+    spec = section(volume, "spec")
+    for key, field in (
+        ("csi", "volumeHandle"),
+        ("awsElasticBlockStore", "volumeID"),
+        ("gcePersistentDisk", "pdName"),
+        ("azureDisk", "diskName"),
+        ("cinder", "volumeID"),
+        ("vsphereVolume", "volumePath"),
+    ):
+        if section(spec, key).get(field):
+            return str(section(spec, key)[field])
+    return ""
+
+
+def _link_attached_volumes(graph: Graph, ref: Ref, node: Mapping[str, Any]) -> None:
+    """A node's ``status.volumesAttached`` names disks as ``plugin^handle`` or ``plugin/handle``."""
+    attached = [str(v.get("name") or "") for v in items(section(node, "status"), "volumesAttached")]
+    if not attached:
+        return
+    for volume_ref, volume in list(graph.objects.items()):
+        if volume_ref.kind != "PersistentVolume" or volume is None:
+            continue
+        handle = volume_handle(volume)
+        if handle and any(name.endswith(("^" + handle, "/" + handle)) for name in attached):
+            graph.link(volume_ref, Relation.ATTACHED_TO, ref, "status.volumesAttached")
+
+
 def _link_service(scope: Scope, ref: Ref, service: Mapping[str, Any]) -> None:
+
     selector = section(section(service, "spec"), "selector")
     if not selector:
         return

@@ -352,7 +352,9 @@ def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -
 
 
 def _mount_failures(scope: Scope, ref: Ref) -> None:
-    for event in _warnings(scope, ref, "FailedMount", "FailedAttachVolume")[-1:]:
+    # A mount times out because the attach before it failed: the attach error is the cause.
+    events = _warnings(scope, ref, "FailedAttachVolume") or _warnings(scope, ref, "FailedMount")
+    for event in events[-1:]:
         message = str(event.get("message"))
         claims = tuple(
             e.target
@@ -360,16 +362,53 @@ def _mount_failures(scope: Scope, ref: Ref) -> None:
             if e.relation is Relation.MOUNTS
             and (e.target.name in message or e.target.kind == "PersistentVolumeClaim")
         )
+        if "Multi-Attach" in message:
+            _multi_attach(scope, ref, message, claims)
+            continue
         _note(
             scope,
             ref,
             str(event.get("reason")),
             f"{event.get('reason')}: {short(message, 400)}",
             implicates=claims,
-            conclusive="Multi-Attach" in message,
-            meaning="the volume is still attached to another node (ReadWriteOnce)"
-            if "Multi-Attach" in message
-            else "the kubelet cannot mount a volume the pod names",
+            meaning="the kubelet cannot mount a volume the pod names",
+        )
+
+
+def _multi_attach(scope: Scope, ref: Ref, message: str, claims: tuple[Ref, ...]) -> None:
+    """A ReadWriteOnce disk still attached elsewhere: the node holding it is the culprit."""
+    graph = scope.graph
+    own_node = next((e.target for e in graph.out(ref) if e.relation is Relation.RUNS_ON), None)
+    volumes = [e.target for c in claims for e in graph.out(c) if e.relation is Relation.BOUND_TO]
+    holders = tuple(
+        e.target
+        for v in volumes
+        if v.name in message
+        for e in graph.out(v)
+        if e.relation is Relation.ATTACHED_TO and e.target != own_node
+    )
+    where = ", ".join(sorted({h.name for h in holders})) or "another node"
+    _note(
+        scope,
+        ref,
+        "FailedAttachVolume",
+        f"FailedAttachVolume: {short(message, 300)}; the volume is attached to {where}",
+        implicates=claims,
+        conclusive=not holders,
+        meaning=f"its ReadWriteOnce volume is still attached to {where} and cannot attach "
+        "to the pod's node until it is detached there",
+    )
+    for volume in {e.source for e in graph.edges() if e.target in holders and e.source in volumes}:
+        held_by = tuple(e.target for e in graph.out(volume) if e.target in holders)
+        _note(
+            scope,
+            volume,
+            "AttachedElsewhere",
+            f"attached to {', '.join(h.name for h in held_by)} (status.volumesAttached) while "
+            f"{ref.name} waits for it on {own_node.name if own_node else 'its node'}",
+            implicates=held_by,
+            meaning="the attach/detach controller detaches a disk only once the node holding "
+            "it has unmounted it (or is confirmed shut down)",
         )
 
 
