@@ -10,8 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from tests.support.apiserver import ApiServer, Unavailable, given_cluster, start_envtest, stop_envtest
+from tests.support.apiserver import (
+    ApiServer,
+    Unavailable,
+    given_cluster,
+    start_envtest,
+    stop_envtest,
+)
 
 
 @pytest.fixture(scope="session")

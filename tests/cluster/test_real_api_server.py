@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.support.apiserver import REPO, ApiServer
 
 pytestmark = pytest.mark.cluster
