@@ -47,7 +47,19 @@ binary() {  # <name>: the cached binary's path
   echo "$CACHE/$name-$version/$name"
 }
 
+# What `kubectl version` and helm's kubeVersion checks read (a plain build says v0.0.0).
+version_flags() {  # <name> <version>
+  [[ "$1" == kube-apiserver ]] || return 0
+  local minor pkg
+  minor="$(echo "$2" | cut -d. -f2)"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    printf -- '-X %s.gitVersion=%s -X %s.gitMajor=1 -X %s.gitMinor=%s -X %s.gitTreeState=clean ' \
+      "$pkg" "$2" "$pkg" "$pkg" "$minor" "$pkg"
+  done
+}
+
 build() {
+
   local name package version target
   while read -r name package version; do
     target="$CACHE/$name-$version/$name"
@@ -58,7 +70,8 @@ build() {
     command -v go >/dev/null || die "building $name needs Go (https://go.dev/dl/) and the Go module proxy"
     log "$name $version: building (a cold build takes minutes)…"
     mkdir -p "$(dirname "$target")"
-    (cd "$MODULES/$name" && go build -trimpath -ldflags=-s -o "$target.partial" "$package")
+    (cd "$MODULES/$name" && go build -trimpath -ldflags="-s $(version_flags "$name" "$version")" \
+      -o "$target.partial" "$package")
     mv "$target.partial" "$target"
     log "$name $version: built ($target)"
   done < <(components)
