@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any, Protocol
 
 GROUP = "kubelens.io"
@@ -20,6 +21,27 @@ LABEL_SKILL = "kubelens.io/skill"
 LABEL_SEVERITY = "kubelens.io/severity"
 LABEL_FINGERPRINT = "kubelens.io/fingerprint"
 LABEL_ALERT_GROUP = "kubelens.io/alert-group"
+
+#: Set (to the reason) by whoever wants an Investigation that has not started yet
+#: dropped, e.g. the webhook when the alert group resolves; the operator, the only
+#: writer of an Investigation's status, then cancels it. A started one runs on.
+ANNOTATION_CANCEL_IF_PENDING = "kubelens.io/cancel-if-pending"
+
+
+class Phase(StrEnum):
+    """An Investigation's ``status.phase``."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+TERMINAL = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value})
+
+#: Phases in which an Investigation has not started ("" = no status yet).
+NOT_STARTED = frozenset({"", Phase.PENDING.value})
 
 
 def label_value(value: str) -> str:

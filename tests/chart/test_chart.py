@@ -364,7 +364,7 @@ def test_rbac_agent_rules() -> None:
 def test_rbac_webhook_rules() -> None:
     assert granted(render(), "webhook") == {
         ("kubelens.io", "investigations", verb) for verb in ("get", "list", "create", "patch")
-    } | {("kubelens.io", "investigations/status", "patch")}
+    }
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from kopf.testing import KopfRunner
 
+from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING as CANCEL_IF_PENDING
 from tests.llm_server import ScriptedLLM, Turn, call
 from tests.support.fixtures import KubeEnv
 
@@ -211,6 +212,35 @@ def test_deleting_running_and_pending_investigations_cancels_them(
         env.emulator.wait_for("investigations", "waiting", env.namespace, lambda o: o is None,
                               timeout=20)
     assert "Cancelled" in events_for(env, "long")
+    assert "Cancelled" in events_for(env, "waiting")
+
+
+def test_cancel_if_pending_cancels_a_waiting_investigation_not_a_running_one(
+        operator_env: KubeEnv, scripted_model: ScriptedLLM) -> None:
+    """What the webhook does when an alert group resolves: it annotates, the operator
+    (the only writer of status) cancels what has not started."""
+    env = operator_env
+    scripted_model.default = Turn(delay=0.3, tool_calls=[("think", {"thought": "..."})])
+    cancel = {"metadata": {"annotations": {CANCEL_IF_PENDING: "the alert resolved"}}}
+    with operator(env.namespace):
+        create(env, investigation("long", maxIterations=8))
+        create(env, investigation("waiting"))
+        wait_phase(env, "long", {"Running"})
+        wait_phase(env, "waiting", {"Pending"})
+        env.emulator.patch("investigations", "waiting", cancel, env.namespace)
+        env.emulator.patch("investigations", "long", cancel, env.namespace)
+        waiting = wait_phase(env, "waiting", TERMINAL)
+        early_body = investigation("resolved-early")
+        early_body["metadata"]["annotations"] = cancel["metadata"]["annotations"]
+        create(env, early_body)
+        early = wait_phase(env, "resolved-early", TERMINAL)
+        long = wait_phase(env, "long", TERMINAL, timeout=40)
+    assert waiting["status"]["phase"] == "Cancelled"
+    assert waiting["status"]["message"] == "the alert resolved"
+    assert early["status"]["phase"] == "Cancelled"
+    assert "startedAt" not in early["status"]
+    assert long["status"]["phase"] != "Cancelled"
+    assert long["status"]["iteration"] == 8
     assert "Cancelled" in events_for(env, "waiting")
 
 

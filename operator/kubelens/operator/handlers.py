@@ -22,7 +22,7 @@ from kubelens import config, metrics
 from kubelens.agent.client import AgentDirectory
 from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, api_client
 from kubelens.operator import peering, service
-from kubelens.operator.status import TERMINAL
+from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING, TERMINAL
 
 log = logging.getLogger(__name__)
 
@@ -137,5 +137,23 @@ async def investigation(
         return bool(reason and reason & kopf.DaemonStoppingReason.RESOURCE_DELETED)
 
     await service.run_investigation(
-        ctx, ref, dict(spec), dict(status), stopped.wait, post_event, deleted
+        ctx,
+        ref,
+        dict(spec),
+        dict(status),
+        stopped.wait,
+        post_event,
+        deleted,
+        annotations=dict(meta.annotations),
     )
+
+
+@kopf.on.event(
+    GROUP, VERSION, INVESTIGATIONS, annotations={ANNOTATION_CANCEL_IF_PENDING: kopf.PRESENT}
+)
+def cancel_if_pending(
+    name: str, namespace: str | None, meta: kopf.Meta, memo: kopf.Memo, **_: Any
+) -> None:
+    """An Investigation asked to be dropped unless started (e.g. its alert resolved)."""
+    reason = str(meta.annotations.get(ANNOTATION_CANCEL_IF_PENDING, ""))
+    service.cancel_if_pending(memo.ctx, namespace or "default", name, reason)

@@ -26,6 +26,8 @@ from kubelens.notifications import NotificationResources
 from kubelens.operator import status as st
 from kubelens.operator.queue import Queues
 from kubelens.operator.spec import InvalidSpecError, InvestigationSpec, parse_spec
+from kubelens.operator.status import StatusUpdate
+from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING
 from kubelens.skills import NODE_SKILLS
 from kubelens.skills.base import Skill
 from kubelens.skills.cluster import KubernetesSource, cluster_skill_names, cluster_skills
@@ -47,6 +49,10 @@ class InvestigationRef:
     @property
     def queue_key(self) -> tuple[str, str]:
         return (self.created, self.name)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
 
     def involved(self) -> dict[str, str]:
         return {
@@ -70,18 +76,26 @@ class OperatorContext:
     #: Monotonic time before which no run starts, so Investigations resumed after a
     #: restart all join their lines first and keep their creation order.
     ready_at: float = 0.0
-    skills_factory: Callable[[str], list[Skill]] | None = None
     #: The node agents (None: node skills are not offered, e.g. tests without agents).
     agents: AgentDirectory | None = None
+    #: Investigations not started yet, by (namespace, name): resolving one's future with
+    #: a reason cancels it before it starts.
+    not_started: dict[tuple[str, str], asyncio.Future[str]] = field(default_factory=dict)
 
     def skills_for(self, namespace: str) -> list[Skill]:
-        if self.skills_factory is not None:
-            return self.skills_factory(namespace)
         return cluster_skills(KubernetesSource(self.api), namespace)
 
     @property
     def known_skills(self) -> set[str]:
         return cluster_skill_names() | {skill.name for skill in NODE_SKILLS}
+
+
+def cancel_if_pending(ctx: OperatorContext, namespace: str, name: str, reason: str) -> None:
+    """Cancel an Investigation that has not started (its cancel-if-pending annotation
+    was set); one that has started runs on."""
+    waiting = ctx.not_started.get((namespace, name))
+    if waiting is not None and not waiting.done():
+        waiting.set_result(reason or "cancelled before it started")
 
 
 async def run_investigation(
@@ -92,69 +106,140 @@ async def run_investigation(
     stopped: Callable[[], Awaitable[Any]],
     post_event: PostEvent,
     deleted: Callable[[], bool] = lambda: True,
+    annotations: Mapping[str, str] | None = None,
 ) -> None:
     """Drive one Investigation to a terminal phase (or return if it already is).
 
     ``stopped`` resolves when the handler must stop; ``deleted`` then tells a deletion
     (cancel and report) from an operator shutdown (stop quietly: the next operator
-    process resumes the Investigation where it was)."""
+    process resumes the Investigation where it was). ``annotations`` are the object's
+    at the start; a cancel-if-pending one arriving later comes in through
+    :func:`cancel_if_pending`."""
     if current_status.get("phase") in st.TERMINAL:
         return
+    resumed = current_status.get("phase") == st.Phase.RUNNING.value
+    dropped: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    requested = (annotations or {}).get(ANNOTATION_CANCEL_IF_PENDING)
+    if requested is not None and not resumed:
+        dropped.set_result(requested)
+    if not resumed:
+        ctx.not_started[ref.key] = dropped
+    try:
+        await _validate_and_wait(
+            ctx, ref, spec, current_status, stopped, post_event, deleted, dropped
+        )
+    finally:
+        if ctx.not_started.get(ref.key) is dropped:
+            del ctx.not_started[ref.key]
+
+
+async def _validate_and_wait(
+    ctx: OperatorContext,
+    ref: InvestigationRef,
+    spec: Mapping[str, Any],
+    current_status: Mapping[str, Any],
+    stopped: Callable[[], Awaitable[Any]],
+    post_event: PostEvent,
+    deleted: Callable[[], bool],
+    dropped: asyncio.Future[str],
+) -> None:
+    if dropped.done():
+        await _cancelled(ctx, ref, dropped.result(), post_event)
+        return
+    resumed = current_status.get("phase") == st.Phase.RUNNING.value
     settings = ctx.settings
     try:
         parsed, model_name = parse_spec(
             dict(spec), ctx.known_skills, settings.model, settings.model_allowlist
         )
     except InvalidSpecError as exc:
-        await _patch(ctx, ref, st.invalid(str(exc), ref.generation))
+        await _patch(ctx, ref, st.invalid(str(exc)))
         await post_event("InvalidSpec", str(exc), True)
         metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.FAILED.value).inc()
         return
     model = build_model(settings, model_name)
-
-    if current_status.get("phase") != st.Phase.RUNNING.value:
+    prior = [Insight.model_validate(i) for i in current_status.get("insights") or []]
+    if not resumed:
         ctx.queues[ref.namespace].join(ref.queue_key)
-        await _patch(ctx, ref, st.pending(0, ref.generation, model.name))
+        await _patch(ctx, ref, st.pending(0, model.name))
         await post_event("Queued", f"queued for namespace {ref.namespace}'s coordinator", False)
         metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.PENDING.value).inc()
+    run = _Turn(ctx, ref, parsed, model, prior, post_event, deleted, dropped)
+    await run.wait_then_run(stopped)
 
-    async def report_position(position: int) -> None:
-        await _patch(
-            ctx,
-            ref,
-            {"queuePosition": position, "message": f"waiting: {position} investigation(s) ahead"},
-        )
 
-    cancel = asyncio.Event()
-    started = asyncio.Event()
+@dataclass
+class _Turn:
+    """One Investigation waiting for its namespace's coordinator, then running; a
+    deletion or a cancel-if-pending request ends the wait."""
 
-    async def wait_and_run() -> None:
-        queue = ctx.queues[ref.namespace]
-        async with queue.turn(ref.queue_key, report_position, not_before=ctx.ready_at):
-            started.set()
-            await _run(ctx, ref, parsed, model, current_status, cancel, post_event, deleted)
+    ctx: OperatorContext
+    ref: InvestigationRef
+    spec: InvestigationSpec
+    model: Any
+    prior: list[Insight]
+    post_event: PostEvent
+    deleted: Callable[[], bool]
+    dropped: asyncio.Future[str]
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    started: bool = False
 
-    work = asyncio.ensure_future(wait_and_run())
-    stop = asyncio.ensure_future(stopped())
-    try:
-        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-        if work.done():
-            work.result()
-            return
+    async def wait_then_run(self, stopped: Callable[[], Awaitable[Any]]) -> None:
+        work = asyncio.ensure_future(self._take_turn())
+        stop = asyncio.ensure_future(stopped())
+        try:
+            await asyncio.wait({work, stop, self.dropped}, return_when=asyncio.FIRST_COMPLETED)
+            if self.dropped.done() and not self.started:
+                await _abandon(work)
+                await _cancelled(self.ctx, self.ref, self.dropped.result(), self.post_event)
+            elif work.done():
+                work.result()
+            else:
+                await self._stop(work)
+        finally:
+            stop.cancel()
+            if not work.done():
+                work.cancel()
+
+    async def _stop(self, work: asyncio.Future[None]) -> None:
         # Deleted: a running investigation stops itself and reports; a waiting one
         # leaves the line here.
-        cancel.set()
-        if started.is_set():
+        self.cancel.set()
+        if self.started:
             await work
             return
-        work.cancel()
-        await asyncio.gather(work, return_exceptions=True)
-        if deleted():
-            await _cancelled(ctx, ref, "deleted while waiting in the queue", post_event)
-    finally:
-        stop.cancel()
-        if not work.done():
-            work.cancel()
+        await _abandon(work)
+        if self.deleted():
+            await _cancelled(
+                self.ctx, self.ref, "deleted while waiting in the queue", self.post_event
+            )
+
+    async def _take_turn(self) -> None:
+        ctx, ref = self.ctx, self.ref
+        queue = ctx.queues[ref.namespace]
+        async with queue.turn(ref.queue_key, self._report_position, not_before=ctx.ready_at):
+            if self.dropped.done():
+                return
+            self.started = True
+            ctx.not_started.pop(ref.key, None)
+            await _run(
+                ctx,
+                ref,
+                self.spec,
+                self.model,
+                self.prior,
+                self.cancel,
+                self.post_event,
+                self.deleted,
+            )
+
+    async def _report_position(self, position: int) -> None:
+        await _patch(self.ctx, self.ref, st.queued_behind(position))
+
+
+async def _abandon(work: asyncio.Future[None]) -> None:
+    work.cancel()
+    await asyncio.gather(work, return_exceptions=True)
 
 
 async def _run(
@@ -162,16 +247,14 @@ async def _run(
     ref: InvestigationRef,
     spec: InvestigationSpec,
     model: Any,
-    current_status: Mapping[str, Any],
+    prior: list[Insight],
     cancel: asyncio.Event,
     post_event: PostEvent,
     deleted: Callable[[], bool],
 ) -> None:
-    prior = [Insight.model_validate(i) for i in current_status.get("insights") or []]
-    await _patch(ctx, ref, st.running(ref.generation, model.name))
+    await _patch(ctx, ref, st.running(model.name))
     await post_event("Started", f"investigating with {model.name}", False)
     metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.RUNNING.value).inc()
-
     agents = (
         ctx.agents.operators(ref.namespace, spec.nodes, spec.node_selector)
         if ctx.agents is not None
@@ -184,68 +267,96 @@ async def _run(
         install_namespace=ctx.settings.namespace or ref.namespace,
         nodes=await involved_nodes(agents, spec),
     )
-    operators = build_operators(ctx, ref, store, agents)
     coordinator = Coordinator(
         model=model,
         store=store,
-        operators=operators,
+        operators=build_operators(ctx, ref, store, agents),
         compaction_max_tokens=ctx.settings.compaction_max_tokens,
         compaction_keep_last=ctx.settings.compaction_keep_last,
     )
-    insights: list[Insight] = list(prior)
+    started = time.monotonic()
+    result = await coordinator.run(
+        investigation_context(ref, spec),
+        listener=_listener(ctx, ref, list(prior), post_event),
+        prior_insights=prior,
+        cancel=cancel,
+        options=_run_options(ref, spec),
+    )
+    if cancel.is_set() and not deleted():
+        # The operator is shutting down: keep the phase and the held notifications, so
+        # the next operator process resumes this run and re-reads what it was analysing.
+        await _patch(
+            ctx, ref, StatusUpdate(message="operator restarting; the investigation resumes")
+        )
+        return
+    await _finish(ctx, ref, store, result, time.monotonic() - started, post_event)
+
+
+def investigation_context(ref: InvestigationRef, spec: InvestigationSpec) -> dict[str, Any]:
+    """What the analyst is told: the fields kubelens sets, then the user's
+    ``spec.context``; a user's key never replaces one of kubelens's."""
+    own: dict[str, Any] = {
+        "reason": spec.reason,
+        "namespace": ref.namespace,
+        "investigation": ref.name,
+    }
+    if spec.notifications:
+        own["seedNotifications"] = spec.notifications
+    if spec.nodes:
+        own["nodes"] = spec.nodes
+    return own | {key: value for key, value in spec.context.items() if key not in own}
+
+
+def _run_options(ref: InvestigationRef, spec: InvestigationSpec) -> RunOptions:
+    return RunOptions(
+        max_iterations=spec.max_iterations,
+        timeout=float(spec.timeout_seconds),
+        skills=spec.skills or None,
+        token_budget=spec.budget.max_tokens,
+        cost_budget=spec.budget.max_cost,
+        investigation=ref.name,
+    )
+
+
+def _listener(
+    ctx: OperatorContext, ref: InvestigationRef, insights: list[Insight], post_event: PostEvent
+) -> Callable[[RunEvent], Awaitable[None]]:
+    """What a run's events do: count tool calls, write the iteration and every insight
+    (at once, so a restart resumes with it and never writes it twice)."""
 
     async def listen(event: RunEvent) -> None:
         if event.kind == "tool":
             metrics.TOOL_CALLS.labels(event.data["tool"], event.data["status"]).inc()
         elif event.kind == "iteration":
-            await _patch(ctx, ref, {"iteration": event.iteration})
+            await _patch(ctx, ref, StatusUpdate(iteration=event.iteration))
         elif event.kind == "insight":
             insight: Insight = event.data["insight"]
             insights.append(insight)
-            # Written at once, so a restart resumes with it and never writes it twice.
-            await _patch(ctx, ref, st.insight_fields(insights))
+            await _patch(ctx, ref, StatusUpdate(insights=insights))
             await post_event(
                 "Insight", f"[{insight.confidence.value}] {insight.summary}"[:1000], False
             )
 
-    context: dict[str, Any] = {
-        "reason": spec.reason,
-        "namespace": ref.namespace,
-        "investigation": ref.name,
-        **spec.context,
-    }
-    if spec.notifications:
-        context["seedNotifications"] = spec.notifications
-    if spec.nodes:
-        context["nodes"] = spec.nodes
-    started = time.monotonic()
-    result = await coordinator.run(
-        context,
-        listener=listen,
-        prior_insights=prior,
-        cancel=cancel,
-        options=RunOptions(
-            max_iterations=spec.max_iterations,
-            timeout=float(spec.timeout_seconds),
-            skills=spec.skills or None,
-            token_budget=spec.budget.max_tokens,
-            cost_budget=spec.budget.max_cost,
-            investigation=ref.name,
-        ),
-    )
-    if cancel.is_set() and not deleted():
-        # The operator is shutting down: keep the phase and the held notifications, so
-        # the next operator process resumes this run and re-reads what it was analysing.
-        await _patch(ctx, ref, {"message": "operator restarting; the investigation resumes"})
-        return
+    return listen
+
+
+async def _finish(
+    ctx: OperatorContext,
+    ref: InvestigationRef,
+    store: NotificationResources,
+    result: RunResult,
+    seconds: float,
+    post_event: PostEvent,
+) -> None:
     try:
         await store.release()
     except KubeError as exc:
         log.warning("could not release notifications of %s/%s: %s", ref.namespace, ref.name, exc)
-    _observe(ref, result, time.monotonic() - started)
-    final = st.finished(result, ref.generation)
+    _observe(ref, result, seconds)
+    final = st.finished(result)
     await _patch(ctx, ref, final)
-    await post_event(final["phase"], final["message"], final["phase"] != st.Phase.SUCCEEDED.value)
+    phase = st.OUTCOME_PHASE[result.outcome]
+    await post_event(phase.value, final.message or "", phase is not st.Phase.SUCCEEDED)
 
 
 async def involved_nodes(
@@ -277,7 +388,7 @@ async def _cancelled(
     ctx: OperatorContext, ref: InvestigationRef, message: str, post_event: PostEvent
 ) -> None:
     try:
-        await _patch(ctx, ref, st.cancelled(message, ref.generation))
+        await _patch(ctx, ref, st.cancelled(message))
     except KubeError as exc:
         if not exc.not_found:
             raise
@@ -297,5 +408,6 @@ def _observe(ref: InvestigationRef, result: RunResult, seconds: float) -> None:
     metrics.LLM_COST.labels(result.analyst).inc(usage.cost)
 
 
-async def _patch(ctx: OperatorContext, ref: InvestigationRef, status: Mapping[str, Any]) -> None:
+async def _patch(ctx: OperatorContext, ref: InvestigationRef, update: StatusUpdate) -> None:
+    status = st.render(update, ref.generation)
     await ctx.objects.patch_status(INVESTIGATIONS, ref.namespace, ref.name, status)

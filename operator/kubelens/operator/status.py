@@ -1,35 +1,37 @@
-"""How an Investigation's status is written: a phase, conditions, and the results.
+"""An Investigation's status: one typed model, rendered to a merge patch in one place.
 
-Status is always a merge patch of the fields that changed; conditions follow
-metav1.Condition (type, status, reason, message, lastTransitionTime,
-observedGeneration).
+Only the operator writes this status. Every write is a :class:`StatusUpdate` holding
+the fields that changed (``None``: left as it is); :func:`render` turns it into the
+merge patch. Conditions follow metav1.Condition (type, status, reason, message,
+lastTransitionTime, observedGeneration).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from kubelens.models import Insight, OperatorResult, RunOutcome, RunResult, utcnow
+from kubelens.models import (
+    Insight,
+    OperatorResult,
+    RunOutcome,
+    RunResult,
+    Usage,
+    timestamp,
+    utcnow,
+)
+from kubelens.resources import TERMINAL, Phase
+
+__all__ = ["TERMINAL", "Phase", "StatusUpdate", "render"]
 
 #: A snapshot kept in status is cut past this many characters of JSON: status lives in
 #: etcd, where an object must stay well under 1.5 MB.
 STATUS_SNAPSHOT_CAP = 2_000
 MAX_INSIGHTS = 50
 MAX_OPERATOR_RESULTS = 100
-
-
-class Phase(StrEnum):
-    PENDING = "Pending"
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    CANCELLED = "Cancelled"
-
-
-TERMINAL = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.CANCELLED.value})
 
 OUTCOME_PHASE = {
     RunOutcome.DONE: Phase.SUCCEEDED,
@@ -40,106 +42,143 @@ OUTCOME_PHASE = {
 }
 
 
-def condition(
-    type_: str, status: bool, reason: str, message: str, generation: int
-) -> dict[str, Any]:
-    return {
-        "type": type_,
-        "status": "True" if status else "False",
-        "reason": reason,
-        "message": message[:1000],
-        "lastTransitionTime": utcnow().isoformat().replace("+00:00", "Z"),
-        "observedGeneration": generation,
+@dataclass(frozen=True)
+class Condition:
+    type: str
+    status: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """The status fields one write sets; ``None`` leaves a field as it is."""
+
+    phase: Phase | None = None
+    queue_position: int | None = None
+    analyst: str | None = None
+    message: str | None = None
+    iteration: int | None = None
+    insights: Sequence[Insight] | None = None
+    operator_results: Sequence[OperatorResult] | None = None
+    usage: Usage | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    conditions: Sequence[Condition] | None = None
+
+
+def render(update: StatusUpdate, generation: int) -> dict[str, Any]:
+    """The merge patch that writes ``update`` for the spec's ``generation``."""
+    fields: dict[str, Any] = {
+        "phase": update.phase.value if update.phase is not None else None,
+        "queuePosition": update.queue_position,
+        "analyst": update.analyst,
+        "message": update.message,
+        "iteration": update.iteration,
+        "usage": update.usage.wire() if update.usage is not None else None,
+        "startedAt": timestamp(update.started_at) if update.started_at else None,
+        "finishedAt": timestamp(update.finished_at) if update.finished_at else None,
     }
+    patch = {key: value for key, value in fields.items() if value is not None}
+    if update.insights is not None:
+        kept = list(update.insights)[:MAX_INSIGHTS]
+        patch["insights"] = [insight.wire() for insight in kept]
+        patch["insightCount"] = len(kept)
+    if update.operator_results is not None:
+        kept_results = list(update.operator_results)[:MAX_OPERATOR_RESULTS]
+        patch["operatorResults"] = [_bounded(result) for result in kept_results]
+    if update.conditions is not None:
+        patch["conditions"] = [_condition(c, generation) for c in update.conditions]
+    patch["observedGeneration"] = generation
+    return patch
 
 
-def pending(position: int, generation: int, analyst: str) -> dict[str, Any]:
+_ACCEPTED = Condition("Accepted", True, "Valid", "spec is valid")
+
+
+def pending(position: int, analyst: str) -> StatusUpdate:
     message = (
         f"waiting for the namespace's coordinator: {position} investigation(s) ahead"
         if position
         else "next in line"
     )
-    return {
-        "phase": Phase.PENDING.value,
-        "queuePosition": position,
-        "analyst": analyst,
-        "message": message,
-        "observedGeneration": generation,
-        "conditions": [
-            condition("Accepted", True, "Valid", "spec is valid", generation),
-            condition("Complete", False, "Queued", message, generation),
+    return StatusUpdate(
+        phase=Phase.PENDING,
+        queue_position=position,
+        analyst=analyst,
+        message=message,
+        conditions=[_ACCEPTED, Condition("Complete", False, "Queued", message)],
+    )
+
+
+def queued_behind(position: int) -> StatusUpdate:
+    return StatusUpdate(
+        queue_position=position, message=f"waiting: {position} investigation(s) ahead"
+    )
+
+
+def running(analyst: str) -> StatusUpdate:
+    message = f"investigating with {analyst}"
+    return StatusUpdate(
+        phase=Phase.RUNNING,
+        queue_position=0,
+        analyst=analyst,
+        started_at=utcnow(),
+        message=message,
+        conditions=[_ACCEPTED, Condition("Complete", False, "Running", message)],
+    )
+
+
+def invalid(message: str) -> StatusUpdate:
+    return StatusUpdate(
+        phase=Phase.FAILED,
+        message=message,
+        finished_at=utcnow(),
+        conditions=[
+            Condition("Accepted", False, "InvalidSpec", message),
+            Condition("Complete", True, "InvalidSpec", message),
         ],
-    }
+    )
 
 
-def running(generation: int, analyst: str) -> dict[str, Any]:
-    return {
-        "phase": Phase.RUNNING.value,
-        "queuePosition": 0,
-        "analyst": analyst,
-        "startedAt": _now(),
-        "message": f"investigating with {analyst}",
-        "observedGeneration": generation,
-        "conditions": [
-            condition("Accepted", True, "Valid", "spec is valid", generation),
-            condition("Complete", False, "Running", f"investigating with {analyst}", generation),
-        ],
-    }
-
-
-def invalid(message: str, generation: int) -> dict[str, Any]:
-    return {
-        "phase": Phase.FAILED.value,
-        "message": message,
-        "observedGeneration": generation,
-        "finishedAt": _now(),
-        "conditions": [
-            condition("Accepted", False, "InvalidSpec", message, generation),
-            condition("Complete", True, "InvalidSpec", message, generation),
-        ],
-    }
-
-
-def progress(iteration: int, insights: Sequence[Insight]) -> dict[str, Any]:
-    return {"iteration": iteration, **insight_fields(insights)}
-
-
-def insight_fields(insights: Sequence[Insight]) -> dict[str, Any]:
-    kept = list(insights)[:MAX_INSIGHTS]
-    return {"insights": [i.wire() for i in kept], "insightCount": len(kept)}
-
-
-def finished(result: RunResult, generation: int) -> dict[str, Any]:
+def finished(result: RunResult) -> StatusUpdate:
     phase = OUTCOME_PHASE[result.outcome]
     message = _outcome_message(result)
-    return {
-        "phase": phase.value,
-        "iteration": result.iterations,
-        "analyst": result.analyst,
-        **insight_fields(result.insights),
-        "operatorResults": [_bounded(r) for r in result.operator_results[:MAX_OPERATOR_RESULTS]],
-        "usage": result.usage.wire(),
-        "message": message,
-        "finishedAt": _now(),
-        "queuePosition": 0,
-        "observedGeneration": generation,
-        "conditions": [
-            condition("Accepted", True, "Valid", "spec is valid", generation),
-            condition("Complete", phase is Phase.SUCCEEDED, phase.value, message, generation),
+    return StatusUpdate(
+        phase=phase,
+        iteration=result.iterations,
+        analyst=result.analyst,
+        insights=result.insights,
+        operator_results=result.operator_results,
+        usage=result.usage,
+        message=message,
+        finished_at=utcnow(),
+        queue_position=0,
+        conditions=[
+            _ACCEPTED,
+            Condition("Complete", phase is Phase.SUCCEEDED, phase.value, message),
         ],
-    }
+    )
 
 
-def cancelled(message: str, generation: int) -> dict[str, Any]:
+def cancelled(message: str) -> StatusUpdate:
+    return StatusUpdate(
+        phase=Phase.CANCELLED,
+        message=message,
+        finished_at=utcnow(),
+        queue_position=0,
+        conditions=[Condition("Complete", False, Phase.CANCELLED.value, message)],
+    )
+
+
+def _condition(condition: Condition, generation: int) -> dict[str, Any]:
     return {
-        "phase": Phase.CANCELLED.value,
-        "message": message,
-        "finishedAt": _now(),
-        "queuePosition": 0,
+        "type": condition.type,
+        "status": "True" if condition.status else "False",
+        "reason": condition.reason,
+        "message": condition.message[:1000],
+        "lastTransitionTime": timestamp(),
         "observedGeneration": generation,
-        "conditions": [
-            condition("Complete", False, Phase.CANCELLED.value, message, generation),
-        ],
     }
 
 
@@ -159,7 +198,3 @@ def _bounded(result: OperatorResult) -> dict[str, Any]:
             "see the operator logs or call the skill"
         }
     return wire
-
-
-def _now() -> str:
-    return utcnow().isoformat().replace("+00:00", "Z")

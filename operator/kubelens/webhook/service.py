@@ -10,8 +10,9 @@ Rules (docs/webhook.md says the same for users):
 - firing: while the latest is open (no phase yet, Pending or Running) its alerts are
   merged into it; when there is none, or it has finished, the next number is created.
 - resolved: the latest gets ``kubelens.io/resolved-at``; if it had not started yet (no
-  phase or Pending) it is Cancelled through its status. A resolved group without an
-  Investigation is ignored.
+  phase or Pending) also ``kubelens.io/cancel-if-pending``, and the operator (the only
+  writer of status) cancels it; it counts as finished from then on. A resolved group
+  without an Investigation is ignored.
 
 Concurrency and load. Every group has a *line*: notifications for one group are
 applied one batch at a time, and whatever arrives while a write is in flight joins the
@@ -36,17 +37,8 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import urllib3
 
-from kubelens.kube import (
-    GROUP,
-    INVESTIGATIONS,
-    LABEL_ALERT_GROUP,
-    MERGE_PATCH,
-    VERSION,
-    CustomObjects,
-    KubeError,
-    call,
-)
-from kubelens.operator.status import TERMINAL, Phase, cancelled
+from kubelens.kube import INVESTIGATIONS, LABEL_ALERT_GROUP, CustomObjects, KubeError
+from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING, NOT_STARTED, TERMINAL
 from kubelens.webhook import investigations as inv
 from kubelens.webhook.payload import AlertStatus, Notification
 
@@ -56,9 +48,8 @@ Action = Literal["created", "updated", "resolved", "ignored"]
 Obj = dict[str, Any]
 _T = TypeVar("_T")
 
-#: Phases in which a resolved alert group still stops its Investigation ("" = no
-#: status yet: the operator has not picked it up).
-_NOT_STARTED = frozenset({"", Phase.PENDING.value})
+#: Why a resolved alert group's Investigation that had not started is cancelled.
+CANCEL_MESSAGE = "the alert group was resolved before the investigation started"
 
 
 @dataclass(frozen=True)
@@ -134,9 +125,6 @@ class InvestigationStore(Protocol):
     async def get(self, namespace: str, name: str) -> Obj: ...
     async def create(self, namespace: str, body: Obj) -> Obj: ...
     async def patch(self, namespace: str, name: str, body: Obj) -> Obj: ...
-    async def patch_status(
-        self, namespace: str, name: str, resource_version: str, status: Mapping[str, Any]
-    ) -> Obj: ...
 
 
 class KubeInvestigations:
@@ -157,23 +145,6 @@ class KubeInvestigations:
 
     async def patch(self, namespace: str, name: str, body: Obj) -> Obj:
         return await _reachable(self.objects.patch(INVESTIGATIONS, namespace, name, body))
-
-    async def patch_status(
-        self, namespace: str, name: str, resource_version: str, status: Mapping[str, Any]
-    ) -> Obj:
-        # CustomObjects.patch_status cannot carry a resourceVersion precondition.
-        body = {"metadata": {"resourceVersion": resource_version}, "status": dict(status)}
-        patched: Awaitable[Obj] = call(
-            self.objects.api.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            INVESTIGATIONS,
-            name,
-            body,
-            _content_type=MERGE_PATCH,
-        )
-        return await _reachable(patched)
 
 
 async def _reachable(request: Awaitable[_T]) -> _T:
@@ -211,6 +182,16 @@ def _phase(obj: Mapping[str, Any]) -> str:
     status = obj.get("status")
     phase = status.get("phase") if isinstance(status, Mapping) else None
     return phase if isinstance(phase, str) else ""
+
+
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    annotations = _meta(obj).get("annotations")
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def _finished(obj: Mapping[str, Any]) -> bool:
+    """Finished, or about to be: a new firing opens the group's next Investigation."""
+    return _phase(obj) in TERMINAL or ANNOTATION_CANCEL_IF_PENDING in _annotations(obj)
 
 
 def _context(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -370,7 +351,7 @@ class AlertGroups:
         for _ in range(self.limits.conflict_attempts):
             latest = await self._latest(line, fresh)
             fresh = True
-            if latest is None or _phase(latest) in TERMINAL:
+            if latest is None or _finished(latest):
                 outcome = await self._create(line, run, latest)
             else:
                 outcome = await self._merge(line, run, latest)
@@ -421,7 +402,7 @@ class AlertGroups:
         return await self.store.create(self.default_namespace, body)
 
     async def _merge(self, line: _GroupLine, run: list[_Pending], latest: Obj) -> Outcome | None:
-        refired = inv.ANNOTATION_RESOLVED_AT in (_meta(latest).get("annotations") or {})
+        refired = inv.ANNOTATION_RESOLVED_AT in _annotations(latest)
         context = self._folded(_context(latest), run)
         if context == _context(latest) and not refired:
             return Outcome("updated", _namespace(latest), _name(latest))
@@ -462,8 +443,8 @@ class AlertGroups:
     # --- resolved ------------------------------------------------------------------
 
     async def _resolve(self, line: _GroupLine, notification: Notification) -> Outcome:
-        # A cached object is safe here too: the cancel and the annotation both carry its
-        # resourceVersion, so a phase that moved on makes them fail (409) and re-read.
+        # A cached object is safe here too: the annotations carry its resourceVersion, so
+        # a phase that moved on makes the patch fail (409) and re-read.
         fresh = line.latest is None
         for _ in range(self.limits.conflict_attempts):
             latest = await self._latest(line, fresh)
@@ -471,10 +452,6 @@ class AlertGroups:
             if latest is None:
                 namespace = inv.namespace_for(notification, self.default_namespace)
                 return Outcome("ignored", namespace, None)
-            if _phase(latest) in _NOT_STARTED:
-                latest = await self._cancel(line, latest)
-                if latest is None:
-                    continue
             annotated = await self._mark_resolved(line, latest, notification)
             if annotated is not None:
                 return Outcome("resolved", _namespace(annotated), _name(annotated))
@@ -484,41 +461,31 @@ class AlertGroups:
             409,
         )
 
-    async def _cancel(self, line: _GroupLine, latest: Obj) -> Obj | None:
-        generation = int(_meta(latest).get("generation") or 1)
-        status = cancelled(
-            "the alert group was resolved before the investigation started", generation
-        )
-        await self._write_token()
-        try:
-            result = await self.store.patch_status(
-                _namespace(latest),
-                _name(latest),
-                str(_meta(latest).get("resourceVersion", "")),
-                status,
-            )
-        except KubeError as exc:
-            if exc.conflict or exc.not_found:
-                line.seen_at = float("-inf")
-                return None
-            raise
-        self._remember(line, result)
-        return result
-
     async def _mark_resolved(
         self, line: _GroupLine, latest: Obj, notification: Notification
     ) -> Obj | None:
         context = inv.merge_context(_context(latest), notification, self.limits.context)
-        annotations = _meta(latest).get("annotations") or {}
+        annotations = _resolved_annotations(latest)
         patch: Obj = {"metadata": {"resourceVersion": _meta(latest).get("resourceVersion")}}
-        if inv.ANNOTATION_RESOLVED_AT not in annotations:
-            patch["metadata"]["annotations"] = {inv.ANNOTATION_RESOLVED_AT: inv.utc_timestamp()}
+        if annotations:
+            patch["metadata"]["annotations"] = annotations
         if context != _context(latest):
             patch["spec"] = {"context": inv.merge_patch(_context(latest), context)}
-        if len(patch) == 1 and "annotations" not in patch["metadata"]:
+        if len(patch) == 1 and not annotations:
             return latest  # already marked, nothing new: no write
         await self._write_token()
         return await self._patch(line, latest, patch)
+
+
+def _resolved_annotations(obj: Mapping[str, Any]) -> dict[str, str]:
+    """The annotations a resolved group adds: when, and (not started yet) the cancel."""
+    present = _annotations(obj)
+    added: dict[str, str] = {}
+    if inv.ANNOTATION_RESOLVED_AT not in present:
+        added[inv.ANNOTATION_RESOLVED_AT] = inv.utc_timestamp()
+    if _phase(obj) in NOT_STARTED and ANNOTATION_CANCEL_IF_PENDING not in present:
+        added[ANNOTATION_CANCEL_IF_PENDING] = CANCEL_MESSAGE
+    return added
 
 
 def _name(obj: Mapping[str, Any]) -> str:
