@@ -38,6 +38,11 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _extras import require_test_extra  # noqa: E402
+
+require_test_extra("bench/agent_footprint.py")
+
+
 from tests.support.emulator import Emulator  # noqa: E402
 from tests.support.fixtures import install_repo_crds  # noqa: E402
 

@@ -35,6 +35,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # tests.support (the emulator) lives in the checkout
 
+from _extras import require_test_extra  # noqa: E402
+
+require_test_extra("bench/webhook_load.py")
+
+
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 from kubernetes import client as kube_client  # noqa: E402

@@ -11,6 +11,8 @@ clean and restarts lose nothing.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import os
 import time
@@ -74,8 +76,12 @@ async def startup(
         ready_at=time.monotonic() + RESUME_SETTLE_SECONDS,
         agents=AgentDirectory.from_settings(options, api),
     )
+    if options.model:
+        # litellm takes seconds to import: load it now, not in the first investigation.
+        asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "litellm")
     if options.metrics_port:
         metrics.serve(options.metrics_port)
+
     logger.info("kubelens operator started (model: %s)", options.model or "rule-based analyst")
 
 

@@ -1,0 +1,188 @@
+"""Operator throughput on a real kube-apiserver: many Investigations, one at a time per namespace.
+
+    python bench/operator_throughput.py [--namespaces 10] [--per-namespace 10]
+
+Starts scripts/envtest.sh (a real kube-apiserver and etcd, built once and cached), installs
+crds/, runs `kubelens operator --standalone` as its own process with a scripted model
+(an OpenAI-compatible server on 127.0.0.1: 50 ms per call, 5 calls per investigation),
+creates every Investigation at once and waits until all have finished. A watch on all
+Investigations records each phase change in the server's order, so "never two Running in
+one namespace" is checked on every transition, not sampled.
+
+Prints: how many Succeeded, the most Running at once in any namespace, the wall time and
+its ratio to the ideal for that schedule (namespaces in parallel, each one's investigations
+back to back: per-namespace * calls * delay), and the operator's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from _extras import require_test_extra  # noqa: E402
+
+require_test_extra("bench/operator_throughput.py")
+
+from kubernetes import client, config, watch  # noqa: E402
+from tests.llm_server import ScriptedLLM, Turn  # noqa: E402
+from tests.support.apiserver import ApiServer, start_envtest, stop_envtest  # noqa: E402
+
+from kubelens.operator.handlers import RESUME_SETTLE_SECONDS  # noqa: E402
+
+CALL_DELAY = 0.05
+CALLS = 5
+TERMINAL = {"Succeeded", "Failed", "Cancelled"}
+
+
+def scripted_turn(body: dict[str, Any]) -> Turn:
+    """Think until the fifth call of a conversation, then finish."""
+    answered = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+    if answered + 1 < CALLS:
+        return Turn(delay=CALL_DELAY, tool_calls=[("think", {"thought": f"step {answered}"})])
+    return Turn(delay=CALL_DELAY, tool_calls=[("done", {})])
+
+
+class PhaseLog:
+    """Every phase change of every Investigation, as the watch delivers them."""
+
+    def __init__(self, kubeconfig: Path) -> None:
+        self.api = client.CustomObjectsApi(config.new_client_from_config(str(kubeconfig)))
+        self.phases: dict[tuple[str, str], str] = {}
+        self.most_running: dict[str, int] = defaultdict(int)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def _follow(self) -> None:
+        stream = watch.Watch()
+        try:
+            for event in stream.stream(self.api.list_cluster_custom_object, "kubelens.io",
+                                       "v1alpha1", "investigations", timeout_seconds=600):
+                self._record(event["object"])
+                if self.stop.is_set():
+                    break
+        except Exception:  # the server going away at the end of the run
+            if not self.stop.is_set():
+                raise
+        finally:
+            stream.stop()
+
+    def _record(self, obj: dict[str, Any]) -> None:
+        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        self.phases[key] = (obj.get("status") or {}).get("phase", "")
+        running = sum(1 for (ns, _), phase in self.phases.items()
+                      if ns == key[0] and phase == "Running")
+        self.most_running[key[0]] = max(self.most_running[key[0]], running)
+
+
+    def finished(self) -> int:
+        return sum(1 for phase in self.phases.values() if phase in TERMINAL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_operator(server: ApiServer, model: ScriptedLLM, log: Path) -> subprocess.Popen[str]:
+    """Start ``kubelens operator`` and return once it serves (its health probe answers)."""
+    health = free_port()
+    env = {**os.environ, "KUBECONFIG": str(server.kubeconfig),
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "KUBELENS_MODEL": "openai/scripted",
+           "KUBELENS_LLM_API_BASE": model.api_base, "OPENAI_API_KEY": "sk-bench-scripted",
+           "KUBELENS_METRICS_PORT": "0", "KUBELENS_HEALTH_PORT": str(health)}
+    operator = subprocess.Popen([sys.executable, "-m", "kubelens", "operator", "--standalone"],
+                                env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=log.open("w"), text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and operator.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=2):
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        raise SystemExit(f"the operator did not start: {log.read_text()[-3000:]}")
+    time.sleep(RESUME_SETTLE_SECONDS)  # its restart settling is not part of the schedule
+    return operator
+
+
+def create_all(server: ApiServer, namespaces: list[str], per_namespace: int) -> None:
+    for namespace in namespaces:
+        items = [{"apiVersion": "kubelens.io/v1alpha1", "kind": "Investigation",
+                  "metadata": {"name": f"inv-{i:03d}"},
+                  "spec": {"reason": f"bench investigation {i}"}} for i in range(per_namespace)]
+        server.kubectl("create", "-n", namespace, "-f", "-",
+                       input=json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+
+
+def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: int) -> None:
+    namespaces = [server.new_namespace(f"bench{i}") for i in range(namespace_count)]
+    total = namespace_count * per_namespace
+    phases = PhaseLog(server.kubeconfig)
+    phases.thread.start()
+    with ScriptedLLM([], default=scripted_turn) as model:
+        operator = start_operator(server, model, workdir / "operator.log")
+        try:
+            started = time.monotonic()
+            create_all(server, namespaces, per_namespace)
+            deadline = started + 600
+            while phases.finished() < total and time.monotonic() < deadline:
+                if operator.poll() is not None:
+                    raise SystemExit((workdir / "operator.log").read_text()[-3000:])
+                time.sleep(0.05)
+            wall = time.monotonic() - started
+            rss = peak_rss_mib(operator.pid)
+        finally:
+            operator.terminate()
+            operator.wait(30)
+        phases.stop.set()
+    succeeded = sum(1 for phase in phases.phases.values() if phase == "Succeeded")
+    ideal = per_namespace * CALLS * CALL_DELAY
+    print(f"investigations: {total} across {namespace_count} namespaces, "
+          f"{CALLS} model calls of {CALL_DELAY * 1000:.0f} ms each")
+    print(f"succeeded: {succeeded}/{total}")
+    print(f"most Running at once in one namespace: {max(phases.most_running.values(), default=0)}")
+    print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f} (goal <= 1.3)")
+    print(f"model requests: {len(model.requests)} (expected {total * CALLS})")
+    print(f"operator peak RSS: {rss:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--namespaces", type=int, default=10)
+    parser.add_argument("--per-namespace", type=int, default=10)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="kubelens-bench-"))
+    server = start_envtest(workdir)
+    try:
+        server.install_crds()
+        run(server, workdir, args.namespaces, args.per_namespace)
+    finally:
+        stop_envtest(workdir)
+
+
+if __name__ == "__main__":
+    main()
