@@ -22,6 +22,7 @@ from kubernetes.config.incluster_config import load_incluster_config
 from kubernetes.config.kube_config import new_client_from_config
 from urllib3.exceptions import HTTPError
 
+from kubelens.models import timestamp
 from kubelens.redact import redact_text
 from kubelens.resources import (  # re-exported: callers import names from here
     GROUP,
@@ -105,7 +106,7 @@ class Events:
     async def post(
         self, involved: Mapping[str, str], reason: str, message: str, warning: bool = False
     ) -> None:
-        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        now = timestamp(datetime.now(UTC))
         body = {
             "apiVersion": "v1",
             "kind": "Event",

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kubelens.models import Notification, NotificationState, utcnow
+from kubelens.models import Notification, NotificationState, timestamp
 from kubelens.resources import (
     LABEL_FINGERPRINT,
     LABEL_NODE,
@@ -40,14 +40,7 @@ _SPEC_FIELDS = (
     "fingerprint",
     "snapshots",
 )
-_STATUS_FIELDS = {
-    "state": "state",
-    "count": "count",
-    "lastSeen": "lastSeen",
-    "investigation": "investigation",
-    "insightId": "insightId",
-    "reason": "reason",
-}
+_STATUS_FIELDS = ("state", "count", "lastSeen", "investigation", "insightId", "reason")
 
 
 def to_resource(notification: Notification, namespace: str) -> dict[str, Any]:
@@ -84,9 +77,7 @@ def from_resource(obj: Mapping[str, Any]) -> Notification:
         raise ValueError(f"notification {name}: spec and status must be objects")
     fields: dict[str, Any] = {key: spec[key] for key in _SPEC_FIELDS if key in spec}
     fields["id"] = name
-    for wire_key, field in _STATUS_FIELDS.items():
-        if status.get(wire_key) is not None:
-            fields[field] = status[wire_key]
+    fields.update({key: status[key] for key in _STATUS_FIELDS if status.get(key) is not None})
     return Notification.model_validate(fields)
 
 
@@ -113,7 +104,7 @@ async def publish(
             existing["metadata"]["name"],
             {
                 "count": count,
-                "lastSeen": utcnow().isoformat(),
+                "lastSeen": timestamp(),
             },
         )
         found = from_resource(existing)
@@ -127,7 +118,7 @@ async def publish(
         {
             "state": NotificationState.UNREAD.value,
             "count": 1,
-            "lastSeen": notification.detected_at.isoformat(),
+            "lastSeen": timestamp(notification.detected_at),
         },
     )
     return notification

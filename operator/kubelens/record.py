@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import yaml
 
 from kubelens import scenario as scenarios
 from kubelens.config import Settings
+from kubelens.models import timestamp
 from kubelens.redact import redact, redact_text
 from kubelens.skills import hostfs
 from kubelens.skills.base import HostPaths
@@ -145,7 +145,7 @@ def record(
         "namespace": namespace,
         "description": "Recorded by kubelens record. Add an expect block (rootCause, "
         "subjects) to use it as an eval.",
-        "recordedAt": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "recordedAt": timestamp(),
     }
     if settings.record_host:
         spec["node"] = node

@@ -49,9 +49,6 @@ class Tool:
     parameters: dict[str, Any]
     function: ToolFunction
 
-    def schema(self, skill: str) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "parameters": self.parameters}
-
 
 @dataclass(frozen=True)
 class Metric:

@@ -13,10 +13,10 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from kubelens.kube import GROUP, LABEL_ALERT_GROUP, VERSION
+from kubelens.models import timestamp
 from kubelens.redact import redact, redact_text
 from kubelens.webhook.payload import Alert, Notification
 
@@ -109,12 +109,6 @@ def _bounded_map(values: Mapping[str, str], limits: ContextLimits) -> dict[str, 
     return {_cut(k, limits.max_text): _cut(v, limits.max_text) for k, v in items}
 
 
-def _timestamp(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def alert_record(alert: Alert, limits: ContextLimits) -> dict[str, Any]:
     """One alert as kept in ``spec.context.alerts``: bounded and redacted."""
     record: dict[str, Any] = {
@@ -123,9 +117,9 @@ def alert_record(alert: Alert, limits: ContextLimits) -> dict[str, Any]:
         "annotations": _bounded_map(alert.annotations, limits),
     }
     if alert.starts_at is not None:
-        record["startsAt"] = _timestamp(alert.starts_at)
+        record["startsAt"] = timestamp(alert.starts_at)
     if alert.ends_at is not None:
-        record["endsAt"] = _timestamp(alert.ends_at)
+        record["endsAt"] = timestamp(alert.ends_at)
     if alert.generator_url:
         record["generatorURL"] = _cut(alert.generator_url, limits.max_text)
     safe: dict[str, Any] = redact(record)
@@ -222,7 +216,3 @@ def new_investigation(
             "context": merge_context({}, notification, limits),
         },
     }
-
-
-def utc_timestamp() -> str:
-    return _timestamp(datetime.now(UTC).replace(microsecond=0))

@@ -38,6 +38,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import urllib3
 
 from kubelens.kube import INVESTIGATIONS, LABEL_ALERT_GROUP, CustomObjects, KubeError
+from kubelens.models import timestamp
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING, NOT_STARTED, TERMINAL
 from kubelens.webhook import investigations as inv
 from kubelens.webhook.payload import AlertStatus, Notification
@@ -482,7 +483,7 @@ def _resolved_annotations(obj: Mapping[str, Any]) -> dict[str, str]:
     present = _annotations(obj)
     added: dict[str, str] = {}
     if inv.ANNOTATION_RESOLVED_AT not in present:
-        added[inv.ANNOTATION_RESOLVED_AT] = inv.utc_timestamp()
+        added[inv.ANNOTATION_RESOLVED_AT] = timestamp()
     if _phase(obj) in NOT_STARTED and ANNOTATION_CANCEL_IF_PENDING not in present:
         added[ANNOTATION_CANCEL_IF_PENDING] = CANCEL_MESSAGE
     return added

@@ -243,15 +243,6 @@ def parse_quantity(value: Any) -> float | None:
     return None
 
 
-def human_bytes(value: float | None) -> str:
-    if value is None:
-        return "unknown"
-    for unit, size in (("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
-        if abs(value) >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value:.0f}B"
-
-
 # --------------------------------------------------------------------------- pods
 
 

@@ -285,16 +285,6 @@ class StaticSource:
         """Every stored object, in the order first added."""
         return list(self._objects)
 
-    def add_log(
-        self,
-        namespace: str,
-        pod: str,
-        text: str,
-        container: str | None = None,
-        previous: bool = False,
-    ) -> None:
-        self._logs[(namespace, pod, container, previous)] = text
-
     def list(
         self,
         kind: str,

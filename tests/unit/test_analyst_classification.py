@@ -1,5 +1,6 @@
-"""Analyst and findings added with the evals: trends, pids limits, inode evictions, image-pull
-answers from events, the node a skill observed, and rollouts that are really finished."""
+"""How the analyst classifies what it reads: a memory trend (leak or headroom), a pids
+limit, an inode eviction, the registry's answer to an image pull, the node a skill
+observed, and a rollout that has really finished."""
 
 from __future__ import annotations
 
