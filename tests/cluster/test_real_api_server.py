@@ -77,8 +77,8 @@ def stop(process: subprocess.Popen[Any]) -> None:
         process.wait()
 
 
-def finished(found: dict[str, Any]) -> bool:
-    return (found.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled")
+def finished(found: dict[str, Any] | None) -> bool:
+    return ((found or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed", "Cancelled")
 
 
 def crash_looping_pod(api_server: ApiServer, namespace: str, name: str) -> None:

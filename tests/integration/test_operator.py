@@ -1,4 +1,4 @@
-"""The real operator (kopf, the kubernetes client) against the API emulator.
+"""The real operator (kopf, the kubernetes client) against a real kube-apiserver (envtest).
 
 Each test reads like the README: create an Investigation, wait for its status, look
 at what a user would see (phase, insights, Notifications, Events).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,18 +17,25 @@ from kopf.testing import KopfRunner
 
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING as CANCEL_IF_PENDING
 from tests.llm_server import ScriptedLLM, Turn, call
-from tests.support.fixtures import KubeEnv
+from tests.support.fixtures import Kubectl, KubeEnv
 
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 
 
 @pytest.fixture
-def operator_env(kube_env: KubeEnv, monkeypatch: pytest.MonkeyPatch) -> KubeEnv:
+def operator_env(real_kube_env: KubeEnv, monkeypatch: pytest.MonkeyPatch) -> KubeEnv:
+    kube_env = real_kube_env
     monkeypatch.setenv("KUBELENS_NAMESPACE", kube_env.namespace)
     monkeypatch.setenv("KUBELENS_METRICS_PORT", "0")
     for var in ("KUBELENS_MODEL", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(var, raising=False)
     return kube_env
+
+
+@pytest.fixture
+def kubectl(real_kube_env: KubeEnv, tmp_path: Path) -> Kubectl:
+    """The real kubectl, pointed at the real API server's namespace for this test."""
+    return Kubectl(real_kube_env.kubeconfig, tmp_path / "kubectl-cache")
 
 
 @pytest.fixture
@@ -353,7 +361,7 @@ def test_kubectl_apply_example_then_get_investigations(
         operator_env: KubeEnv, kubectl: Any) -> None:
     env = operator_env
     with operator(env.namespace):
-        kubectl("apply", "--validate=false", "-f", "examples/investigation.yaml")
+        kubectl("apply", "-f", "examples/investigation.yaml")
         name = env.emulator.list("investigations", env.namespace)[0]["metadata"]["name"]
         wait_phase(env, name, TERMINAL)
     table = kubectl("get", "investigations").stdout

@@ -7,7 +7,7 @@ once from the Go module proxy into a cache keyed by version) and stops it at the
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import shutil
 import subprocess
@@ -55,18 +55,6 @@ class ApiServer:
         args = ["apply", "-f", "-"] + ([f"--namespace={namespace}"] if namespace else [])
         self.kubectl(*args, input=yaml.safe_dump_all(objects))
 
-    def get(self, resource: str, name: str, namespace: str) -> dict[str, Any] | None:
-        done = self.kubectl("get", resource, name, "-n", namespace, "-o", "json", check=False)
-        if done.returncode != 0:
-            return None
-        found: dict[str, Any] = json.loads(done.stdout)
-        return found
-
-    def list(self, resource: str, namespace: str) -> list[dict[str, Any]]:
-        done = self.kubectl("get", resource, "-n", namespace, "-o", "json")
-        items: list[dict[str, Any]] = json.loads(done.stdout)["items"]
-        return items
-
     def install_crds(self) -> None:
         self.kubectl("apply", "-f", str(REPO / "crds"))
         self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
@@ -99,16 +87,94 @@ class ApiServer:
         path.chmod(0o600)
         return path
 
-    def wait_for(self, resource: str, name: str, namespace: str, until: Any,
+    def wait_for(self, resource: str, name: str, namespace: str | None = None,
+                 predicate: Any = lambda obj: obj is not None,
                  timeout: float = 60) -> dict[str, Any] | None:
+        """Poll until ``predicate`` holds (it sees None while the object is absent)."""
         deadline = time.monotonic() + timeout
-        found = None
-        while time.monotonic() < deadline:
+        while True:
             found = self.get(resource, name, namespace)
-            if found is not None and until(found):
+            if predicate(found):
                 return found
-            time.sleep(0.3)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{resource} {namespace}/{name} never matched; last: {found}")
+            time.sleep(0.1)
+
+    # The emulator's test helpers, on the real server (tests written for one run on both).
+
+    @functools.cached_property
+    def dynamic(self) -> Any:
+        from kubernetes import config, dynamic
+
+        return dynamic.DynamicClient(config.new_client_from_config(str(self.kubeconfig)))
+
+    def _resource(self, name: str, api_version: str | None = None) -> Any:
+        if api_version:
+            return self.dynamic.resources.get(api_version=api_version, kind=name)
+        from kubernetes.dynamic.resource import ResourceList
+
+        found = [r for r in self.dynamic.resources.search(name=name)
+                 if not isinstance(r, ResourceList)]
+        # The core group first, as kubectl does ("events" is also events.k8s.io's).
+        found.sort(key=lambda r: r.group_version != "v1")
+        if not found:
+            raise LookupError(f"the API server serves no {name}")
+        return found[0]
+
+
+
+    def create(self, obj: dict[str, Any], *, namespace: str | None = None) -> dict[str, Any]:
+        """Create an object; its status, which a create ignores, is written after."""
+        res = self._resource(obj["kind"], obj.get("apiVersion", "v1"))
+        namespace = namespace or (obj.get("metadata") or {}).get("namespace")
+        body = {k: v for k, v in obj.items() if k != "status"}
+        created: dict[str, Any] = res.create(body=body, namespace=namespace).to_dict()
+        if obj.get("status"):
+            created = self.patch(res.name, obj["metadata"]["name"], {"status": obj["status"]},
+                                 namespace, subresource="status")
+        return created
+
+    def get(self, resource: str, name: str,
+            namespace: str | None = None) -> dict[str, Any] | None:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            found: dict[str, Any] = self._resource(resource).get(
+                name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return None
         return found
+
+    def list(self, resource: str,
+             namespace: str | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self._resource(resource).get(
+            namespace=namespace).to_dict()["items"]
+        return items
+
+    def patch(self, resource: str, name: str, patch: dict[str, Any],
+              namespace: str | None = None, *, subresource: str | None = None) -> dict[str, Any]:
+        res = self._resource(resource)
+        if subresource:
+            res = getattr(res, "subresources", {}).get(subresource) or res
+        patched: dict[str, Any] = res.patch(
+            name=name, namespace=namespace, body=patch,
+            content_type="application/merge-patch+json").to_dict()
+        return patched
+
+    def delete(self, resource: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        deleted: dict[str, Any] = self._resource(resource).delete(
+            name=name, namespace=namespace).to_dict()
+        return deleted
+
+    def kubeconfig_for(self, path: Path, namespace: str) -> Path:
+        """The admin kubeconfig with ``namespace`` as its context's default."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        for context in config["contexts"]:
+            context["context"]["namespace"] = namespace
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
 
 
 def start_envtest(workdir: Path) -> ApiServer:

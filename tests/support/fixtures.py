@@ -10,6 +10,9 @@ milliseconds), so tests never see each other's objects or watch events.
   ``kube_namespace``.
 - ``kube_client``: a ``kubernetes.client.ApiClient`` for ``emulator``.
 - ``kubectl``: run the real kubectl against ``emulator`` (a :class:`Kubectl`).
+- ``api_server``: a real kube-apiserver for the session (:mod:`tests.support.apiserver`).
+- ``real_kube_env``: ``kube_env`` on that real server: a fresh namespace, the default
+  kubeconfig pointed at it; ``.emulator`` offers the same test helpers.
 - ``kube_env``: the usual bundle for operator tests: CRDs installed, a namespace, and
   the default kubeconfig pointed at the emulator (see :func:`point_clients_at`), so
   kopf's login and ``kubernetes.config.load_kube_config()`` find it.
@@ -27,6 +30,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.apiserver import (
+    ApiServer,
+    Unavailable,
+    given_cluster,
+    start_envtest,
+    stop_envtest,
+)
 from tests.support.emulator import Emulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +116,7 @@ def kubectl(kubeconfig: Path, tmp_path: Path) -> Kubectl:
 
 @dataclass
 class KubeEnv:
-    emulator: Emulator
+    emulator: Emulator | ApiServer
     namespace: str
     kubeconfig: Path
 
@@ -131,3 +141,34 @@ def point_clients_at(kubeconfig: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     kube_config = pytest.importorskip("kubernetes.config.kube_config")
     monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    workdir = tmp_path_factory.mktemp("apiserver")
+    given = given_cluster(workdir)
+    if given is not None:
+        given.install_crds()
+        yield given
+        return
+    try:
+        server = start_envtest(workdir)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        server.install_crds()
+        yield server
+    finally:
+        stop_envtest(workdir)
+
+
+@pytest.fixture
+def real_kube_env(api_server: ApiServer, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[KubeEnv]:
+    namespace = api_server.new_namespace("test")
+    kubeconfig = api_server.kubeconfig_for(tmp_path / "kubeconfig", namespace)
+    point_clients_at(kubeconfig, monkeypatch)
+    try:
+        yield KubeEnv(api_server, namespace, kubeconfig)
+    finally:
+        api_server.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
