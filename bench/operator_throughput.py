@@ -17,9 +17,11 @@ back to back: per-namespace * calls * delay), and the operator's peak RSS.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,6 +64,8 @@ class PhaseLog:
     def __init__(self, kubeconfig: Path) -> None:
         self.api = client.CustomObjectsApi(config.new_client_from_config(str(kubeconfig)))
         self.phases: dict[tuple[str, str], str] = {}
+        #: When each Investigation was first seen in each phase (monotonic seconds).
+        self.seen: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
         self.most_running: dict[str, int] = defaultdict(int)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._follow, daemon=True)
@@ -83,6 +87,7 @@ class PhaseLog:
     def _record(self, obj: dict[str, Any]) -> None:
         key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
         self.phases[key] = (obj.get("status") or {}).get("phase", "")
+        self.seen[key].setdefault(self.phases[key], time.monotonic())
         running = sum(1 for (ns, _), phase in self.phases.items()
                       if ns == key[0] and phase == "Running")
         self.most_running[key[0]] = max(self.most_running[key[0]], running)
@@ -90,6 +95,21 @@ class PhaseLog:
 
     def finished(self) -> int:
         return sum(1 for phase in self.phases.values() if phase in TERMINAL)
+
+    def breakdown(self) -> tuple[float, float]:
+        """Median run (Running to Succeeded) and hand-over (a namespace's previous
+        Investigation finished to the next one Running) in seconds."""
+        runs, handovers = [], []
+        by_namespace: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for (namespace, _), seen in self.seen.items():
+            if "Running" in seen and "Succeeded" in seen:
+                runs.append(seen["Succeeded"] - seen["Running"])
+                by_namespace[namespace].append(seen)
+        for sequence in by_namespace.values():
+            sequence.sort(key=lambda seen: seen["Running"])
+            handovers += [after["Running"] - before["Succeeded"]
+                          for before, after in itertools.pairwise(sequence)]
+        return statistics.median(runs or [0.0]), statistics.median(handovers or [0.0])
 
 
 def free_port() -> int:
@@ -167,6 +187,10 @@ def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: i
     print(f"most Running at once in one namespace: {max(phases.most_running.values(), default=0)}")
     print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f} (goal <= 1.3)")
     print(f"model requests: {len(model.requests)} (expected {total * CALLS})")
+    run_median, handover_median = phases.breakdown()
+    print(f"median run (Running to Succeeded): {run_median * 1000:.0f} ms "
+          f"({CALLS * CALL_DELAY * 1000:.0f} ms of it the model); median hand-over to the "
+          f"next in a namespace: {handover_median * 1000:.0f} ms")
     print(f"operator peak RSS: {rss:.0f} MiB")
 
 
