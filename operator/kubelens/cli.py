@@ -10,13 +10,16 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from kubelens import config
 from kubelens.config import Settings, SettingsError
-from kubelens.models import RunOutcome
+from kubelens.models import RunOutcome, RunResult
+
+if TYPE_CHECKING:
+    from kubelens.report import Progress
 
 #: Exit codes, documented in the README.
 EXIT_OK = 0
@@ -67,24 +70,43 @@ def _add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
 
 
 def _investigate(settings: Settings, args: argparse.Namespace) -> int:
-    from kubelens import local, report
+    from kubelens import local
 
     if not settings.reason.strip():
         return _fail("--reason is required: say what you are investigating")
+    return _run_and_report(
+        settings,
+        "investigation",
+        settings.reason,
+        lambda progress: local.investigate(settings, listener=progress),
+    )
+
+
+def _run_and_report(
+    settings: Settings,
+    what: str,
+    reason: str,
+    run: Callable[[Progress | None], Coroutine[Any, Any, RunResult]],
+) -> int:
+    """Run an investigation (live progress on a terminal), print its result in the
+    chosen output, and exit with the code its outcome maps to."""
+    from kubelens import report
+    from kubelens.local import UnknownSkillError
+
     progress = report.Progress() if settings.output == "text" else None
     try:
-        result = asyncio.run(local.investigate(settings, listener=progress))
-    except local.UnknownSkillError as exc:
+        result = asyncio.run(run(progress))
+    except UnknownSkillError as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_CANCELLED)
     if settings.output == "json":
         sys.stdout.write(report.as_json(result) + "\n")
     else:
-        sys.stdout.write(report.as_text(result, settings.reason))
+        sys.stdout.write(report.as_text(result, reason))
     code = _OUTCOME_EXIT[result.outcome]
     if code != EXIT_OK:
-        print(f"kubelens: investigation {result.outcome.value}: {result.message}", file=sys.stderr)
+        print(f"kubelens: {what} {result.outcome.value}: {result.message}", file=sys.stderr)
     return code
 
 
@@ -138,29 +160,19 @@ def _webhook(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _replay(settings: Settings, args: argparse.Namespace) -> int:
-    from kubelens import report, scenario
-    from kubelens.local import UnknownSkillError
+    from kubelens import scenario
     from kubelens.replay import replay
 
     try:
         loaded = scenario.load(Path(args.scenario))
     except scenario.ScenarioError as exc:
         return _fail(str(exc))
-    progress = report.Progress() if settings.output == "text" else None
-    try:
-        result = asyncio.run(replay(loaded, settings, listener=progress))
-    except UnknownSkillError as exc:
-        return _fail(str(exc))
-    except KeyboardInterrupt:
-        return _fail("interrupted", EXIT_CANCELLED)
-    if settings.output == "json":
-        sys.stdout.write(report.as_json(result) + "\n")
-    else:
-        sys.stdout.write(report.as_text(result, loaded.spec.reason))
-    code = _OUTCOME_EXIT[result.outcome]
-    if code != EXIT_OK:
-        print(f"kubelens: replay {result.outcome.value}: {result.message}", file=sys.stderr)
-    return code
+    return _run_and_report(
+        settings,
+        "replay",
+        loaded.spec.reason,
+        lambda progress: replay(loaded, settings, listener=progress),
+    )
 
 
 def _record(settings: Settings, args: argparse.Namespace) -> int:

@@ -16,7 +16,11 @@ import pytest
 from kubelens.kube import KubeError
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING as CANCEL_IF_PENDING
 from kubelens.webhook import investigations as inv
-from kubelens.webhook.payload import InvalidNotificationError, Notification, parse_notification
+from kubelens.webhook.payload import (
+    AlertmanagerNotification,
+    InvalidNotificationError,
+    parse_notification,
+)
 from kubelens.webhook.service import (
     AlertGroups,
     RateLimitedError,
@@ -34,7 +38,7 @@ def raw(name: str) -> dict[str, Any]:
     return body
 
 
-def notification(body: Mapping[str, Any]) -> Notification:
+def notification(body: Mapping[str, Any]) -> AlertmanagerNotification:
     return parse_notification(json.dumps(body).encode())
 
 
@@ -285,7 +289,7 @@ async def test_idle_groups_are_forgotten_beyond_the_bound() -> None:
     assert len(store.objects) == 6
 
 
-def firing_group(parsed: Notification) -> str:
+def firing_group(parsed: AlertmanagerNotification) -> str:
     return inv.group_hash(parsed.group_key)
 
 

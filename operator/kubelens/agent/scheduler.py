@@ -192,7 +192,7 @@ class Agent:
                 result, namespace = await self._publish_one(attributed, namespace)
             except KubeApiError as exc:
                 log.warning("cannot write notification %s: %s", notification.id, exc)
-                if exc.status in (0, 409, 429) or exc.status >= 500:
+                if exc.temporary:
                     # The API server is away or busy: keep the rest for the next cycle.
                     self._unsent.extend(pending[index:])
                     break

@@ -18,7 +18,7 @@ from typing import Any
 from kubelens.kube import GROUP, LABEL_ALERT_GROUP, VERSION
 from kubelens.models import timestamp
 from kubelens.redact import redact, redact_text
-from kubelens.webhook.payload import Alert, Notification
+from kubelens.webhook.payload import Alert, AlertmanagerNotification
 
 NAME_PREFIX = "alert-"
 GROUP_HASH_LENGTH = 10
@@ -65,7 +65,7 @@ def sequence_of(name: str, group: str) -> int:
     return int(suffix) if suffix != name and suffix.isdigit() else 0
 
 
-def namespace_for(notification: Notification, default: str) -> str:
+def namespace_for(notification: AlertmanagerNotification, default: str) -> str:
     """The group's ``namespace`` label (common label, else the one every alert that has
     it agrees on); the default when it is absent, ambiguous or not a valid name."""
     candidate = notification.common_labels.get("namespace")
@@ -75,7 +75,7 @@ def namespace_for(notification: Notification, default: str) -> str:
     return candidate if candidate and _DNS_LABEL.match(candidate) else default
 
 
-def reason_for(notification: Notification) -> str:
+def reason_for(notification: AlertmanagerNotification) -> str:
     """A one-line reason: the alert name and its summary (or description)."""
     first = notification.alerts[0]
     alertname = (
@@ -131,7 +131,7 @@ def _size(value: Any) -> int:
 
 
 def merge_context(
-    context: Mapping[str, Any], notification: Notification, limits: ContextLimits
+    context: Mapping[str, Any], notification: AlertmanagerNotification, limits: ContextLimits
 ) -> dict[str, Any]:
     """``context`` with the notification folded in: alerts merged by fingerprint (a
     known alert is updated in place, a new one appended while there is room), the
@@ -197,7 +197,11 @@ def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any
 
 
 def new_investigation(
-    notification: Notification, group: str, sequence: int, namespace: str, limits: ContextLimits
+    notification: AlertmanagerNotification,
+    group: str,
+    sequence: int,
+    namespace: str,
+    limits: ContextLimits,
 ) -> dict[str, Any]:
     """The Investigation a firing notification opens for its group."""
     return {

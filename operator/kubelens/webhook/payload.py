@@ -59,8 +59,9 @@ class Alert(_Wire):
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-class Notification(_Wire):
-    """One webhook POST: an alert group's current alerts."""
+class AlertmanagerNotification(_Wire):
+    """One Alertmanager webhook POST: an alert group's current alerts (not kubelens's
+    Notification resource)."""
 
     version: Literal["4"]
     group_key: str = Field(alias="groupKey", min_length=1)
@@ -78,10 +79,10 @@ class Notification(_Wire):
 _MAX_PROBLEMS = 5
 
 
-def parse_notification(body: bytes) -> Notification:
+def parse_notification(body: bytes) -> AlertmanagerNotification:
     """Validate a request body; raise :class:`InvalidNotificationError` naming the problem."""
     try:
-        return Notification.model_validate_json(body)
+        return AlertmanagerNotification.model_validate_json(body)
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=False)[:_MAX_PROBLEMS]:

@@ -41,7 +41,7 @@ from kubelens.kube import INVESTIGATIONS, LABEL_ALERT_GROUP, CustomObjects, Kube
 from kubelens.models import timestamp
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING, NOT_STARTED, TERMINAL
 from kubelens.webhook import investigations as inv
-from kubelens.webhook.payload import AlertStatus, Notification
+from kubelens.webhook.payload import AlertmanagerNotification, AlertStatus
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ async def _reachable(request: Awaitable[_T]) -> _T:
 
 @dataclass
 class _Pending:
-    notification: Notification
+    notification: AlertmanagerNotification
     answer: asyncio.Future[Outcome]
 
 
@@ -221,7 +221,7 @@ class AlertGroups:
         #: API writes made (creates and patches), for the bench and tests.
         self.writes = 0
 
-    async def receive(self, notification: Notification) -> Outcome:
+    async def receive(self, notification: AlertmanagerNotification) -> Outcome:
         group = inv.group_hash(notification.group_key)
         line = self._line(group)
         answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
@@ -443,7 +443,7 @@ class AlertGroups:
 
     # --- resolved ------------------------------------------------------------------
 
-    async def _resolve(self, line: _GroupLine, notification: Notification) -> Outcome:
+    async def _resolve(self, line: _GroupLine, notification: AlertmanagerNotification) -> Outcome:
         # A cached object is safe here too: the annotations carry its resourceVersion, so
         # a phase that moved on makes the patch fail (409) and re-read.
         fresh = line.latest is None
@@ -463,7 +463,7 @@ class AlertGroups:
         )
 
     async def _mark_resolved(
-        self, line: _GroupLine, latest: Obj, notification: Notification
+        self, line: _GroupLine, latest: Obj, notification: AlertmanagerNotification
     ) -> Obj | None:
         context = inv.merge_context(_context(latest), notification, self.limits.context)
         annotations = _resolved_annotations(latest)
