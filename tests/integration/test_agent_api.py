@@ -296,7 +296,9 @@ async def test_the_schedule_runs_in_the_server(
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             found = env.list("notifications", INSTALL_NS)
-            if found and found[0].get("status", {}).get("count", 0) >= 3:
+            # A cycle publishes before it counts itself: wait for both.
+            if found and found[0].get("status", {}).get("count", 0) >= 3 and (
+                    server.agent.cycles >= 3):
                 break
             await asyncio.sleep(0.05)
         (only,) = env.list("notifications", INSTALL_NS)
