@@ -8,7 +8,6 @@ the ServiceAccount admission of pods, and the status subresource.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 from tests.support.apiserver import REPO, ApiServer
+from tests.support.processes import free_port, stop
 
 pytestmark = pytest.mark.cluster
 
@@ -48,11 +48,6 @@ def test_an_invalid_spec_is_refused_with_the_schemas_message(api_server: ApiServ
     assert api_server.get("investigations", "too-many", namespace) is None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def start_operator(kubeconfig: Path, log: Path, *flags: str,
@@ -68,13 +63,6 @@ def start_operator(kubeconfig: Path, log: Path, *flags: str,
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=log.open("w"), text=True)
 
 
-def stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def finished(found: dict[str, Any] | None) -> bool:

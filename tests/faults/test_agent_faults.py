@@ -28,13 +28,13 @@ from tests.integration.agent_helpers import (
     INSTALL_NS,
     OPERATOR_TOKEN,
     StubAgent,
-    free_port,
     make_agent_server,
     register_tokens,
     seed_agent_pod,
 )
 from tests.llm_server import Script, ScriptedLLM, Turn, call
 from tests.support.emulator import Emulator
+from tests.support.processes import free_port
 
 UP, DOWN, SLOW, HTML, SHAPE = "node-up", "node-down", "node-slow", "node-html", "node-shape"
 BROKEN = {

@@ -23,13 +23,13 @@ from tests.integration.agent_helpers import (
     INSTALL_NS,
     OPERATOR_TOKEN,
     StubAgent,
-    free_port,
     make_agent_server,
     register_tokens,
     seed_agent_pod,
     seed_pod,
 )
 from tests.support.emulator import Emulator
+from tests.support.processes import free_port
 
 UP, DOWN, SLOW, GARBAGE = "node-up", "node-down", "node-slow", "node-garbage"
 ALL = [UP, DOWN, SLOW, GARBAGE]

@@ -18,6 +18,7 @@ from kopf.testing import KopfRunner
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING as CANCEL_IF_PENDING
 from tests.llm_server import ScriptedLLM, Turn, call
 from tests.support.fixtures import Kubectl, KubeEnv
+from tests.support.processes import free_port
 
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 
@@ -367,14 +368,6 @@ def test_kubectl_apply_example_then_get_investigations(
     table = kubectl("get", "investigations").stdout
     assert table.split()[:4] == ["NAME", "PHASE", "INSIGHTS", "AGE"]
     assert name in table and "Succeeded" in table
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_operator_metrics_count_investigations_and_tool_calls(

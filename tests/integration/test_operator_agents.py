@@ -18,11 +18,11 @@ from tests.integration.agent_helpers import (
     OPERATOR_TOKEN,
     ThreadedAgent,
     emulator_api,
-    free_port,
     register_tokens,
     seed_agent_pod,
 )
 from tests.support.fixtures import KubeEnv
+from tests.support.processes import free_port
 
 NODE, LOST = "node-e2e", "node-lost"
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}

@@ -10,27 +10,21 @@ meets it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.emulator import Emulator
 from tests.support.fixtures import CRDS_DIR, REPO, Kubectl
+from tests.support.processes import free_port, stop
 
 KUBELENS_CRDS = ("investigation.yaml", "notification.yaml")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Cluster:
@@ -79,13 +73,6 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield Cluster(emulator, tmp_path)
 
 
-def stop(process: subprocess.Popen[Any]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def test_kubectl_apply_crds_then_a_flagless_operator_joins_peering_and_succeeds(

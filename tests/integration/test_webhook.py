@@ -44,6 +44,7 @@ from kubelens.webhook.service import (
     WebhookLimits,
 )
 from tests.support.emulator import Emulator
+from tests.support.processes import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alertmanager"
 REPO = Path(__file__).resolve().parents[2]
@@ -746,10 +747,6 @@ def test_any_mutation_of_a_real_payload_is_a_clean_answer(
 # --- the real command ---------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def webhook_command(port: int, kubeconfig: Path, token: str) -> subprocess.Popen[str]:
