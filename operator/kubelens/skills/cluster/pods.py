@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kubelens import anomalies
@@ -429,6 +430,34 @@ def _running_unready_with_restarts(
     return False
 
 
+@dataclass
+class _Container:
+    """One container's status as the finding rules read it."""
+
+    name: str
+    spec: Mapping[str, Any]
+    image: Any
+    waiting: Mapping[str, Any]
+    terminated: Mapping[str, Any]
+    last: Mapping[str, Any]
+    restart_count: int
+    memory_limit: Any
+    subject: Subject
+    where: str
+    evidence: dict[str, Any]
+
+    def finding(self, anomaly_type: str, observation: str, hypothesis: str) -> Finding:
+        return Finding(
+            anomaly_type=anomaly_type,
+            severity=Severity.CRITICAL,
+            subject=self.subject,
+            observation=observation,
+            hypothesis=hypothesis,
+            context=self.where,
+            evidence=self.evidence,
+        )
+
+
 def _container_finding(
     status: Mapping[str, Any],
     specs: Mapping[str, Mapping[str, Any]],
@@ -439,112 +468,104 @@ def _container_finding(
     name = str(status.get("name"))
     spec = specs.get(name) or {}
     state = section(status, "state")
-    waiting, terminated = section(state, "waiting"), section(state, "terminated")
-    last = section(section(status, "lastState"), "terminated")
     restart_count = int(status.get("restartCount") or 0)
-    limits = resources(spec).get("limits", {})
-    evidence: dict[str, Any] = {**base_evidence, "container": name, "restartCount": restart_count}
-
-    oom = (
-        last
-        if last.get("reason") == "OOMKilled"
-        else (terminated if terminated.get("reason") == "OOMKilled" else None)
+    container = _Container(
+        name=name,
+        spec=spec,
+        image=status.get("image") or spec.get("image"),
+        waiting=section(state, "waiting"),
+        terminated=section(state, "terminated"),
+        last=section(section(status, "lastState"), "terminated"),
+        restart_count=restart_count,
+        memory_limit=resources(spec).get("limits", {}).get("memory"),
+        subject=subject,
+        where=where,
+        evidence={**base_evidence, "container": name, "restartCount": restart_count},
     )
-    if oom is not None:
-        limit = limits.get("memory")
-        evidence.update(
-            {
-                "limit": limit,
-                "limit_bytes": parse_quantity(limit),
-                "exitCode": oom.get("exitCode", 137),
-                "reason": "OOMKilled",
-                "finishedAt": oom.get("finishedAt"),
-                "state": waiting.get("reason") or "running",
-            }
-        )
-        return Finding(
-            anomaly_type=anomalies.POD_OOM_KILLED,
-            severity=Severity.CRITICAL,
-            subject=subject,
-            observation=(
-                f"container {name} of {where} was OOMKilled (exit "
-                f"{evidence['exitCode']}), memory limit {limit or 'none'}, "
-                f"{restart_count} restarts"
-            ),
-            hypothesis=(
-                "the container's memory use reached its limit and the kernel OOM killer ended it"
-                if limit
-                else "the node ran out of memory and the kernel OOM killer chose it"
-            ),
-            context=where,
-            evidence=evidence,
-        )
-
-    reason = str(waiting.get("reason") or "")
-    message = str(waiting.get("message") or "")
-    if reason in IMAGE_PULL_REASONS:
-        evidence.update(
-            {
-                "image": status.get("image") or spec.get("image"),
-                "reason": reason,
-                "message": short(message),
-            }
-        )
-        return Finding(
-            anomaly_type=anomalies.IMAGE_PULL_FAILURE,
-            severity=Severity.CRITICAL,
-            subject=subject,
-            observation=f"container {name} of {where} cannot pull image "
-            f"{evidence['image']}: {reason}",
-            hypothesis="the image or tag does not exist, the registry refuses the credentials, "
-            "or the registry is unreachable",
-            context=where,
-            evidence=evidence,
-        )
-    if reason in CONFIG_ERROR_REASONS:
-        missing = parse_missing_reference(message)
-        evidence.update({"reason": reason, "message": short(message), "missing": missing})
-        what = (
-            (
-                f"{missing['kind']} {missing['name']}"
-                + (f" key {missing['key']}" if "key" in missing else "")
-            )
-            if missing
-            else ""
-        )
-        return Finding(
-            anomaly_type=anomalies.CONFIG_ERROR,
-            severity=Severity.CRITICAL,
-            subject=subject,
-            observation=f"container {name} of {where} cannot be created: {reason}: "
-            f"{short(message)}",
-            hypothesis=(
-                f"the pod references {what}, which does not exist"
-                if missing
-                else "the container spec references something the node cannot provide"
-            ),
-            context=where,
-            evidence=evidence,
-        )
-    if reason == "CrashLoopBackOff":
-        evidence.update(
-            {
-                "reason": reason,
-                "lastReason": last.get("reason"),
-                "exitCode": last.get("exitCode"),
-                "finishedAt": last.get("finishedAt"),
-                "message": short(message),
-            }
-        )
-        exit_text = f", last exit code {last.get('exitCode')}" if last else ""
-        return Finding(
-            anomaly_type=anomalies.CRASH_LOOP,
-            severity=Severity.CRITICAL,
-            subject=subject,
-            observation=f"container {name} of {where} is in CrashLoopBackOff after "
-            f"{restart_count} restarts{exit_text}",
-            hypothesis="the process exits soon after start; its logs (previous=true) say why",
-            context=where,
-            evidence=evidence,
-        )
+    for rule in (_oom_killed, _image_pull, _config_error, _crash_loop):
+        found = rule(container)
+        if found is not None:
+            return found
     return None
+
+
+def _oom_killed(c: _Container) -> Finding | None:
+    oom = next((t for t in (c.last, c.terminated) if t.get("reason") == "OOMKilled"), None)
+    if oom is None:
+        return None
+    limit = c.memory_limit
+    c.evidence.update(
+        {
+            "limit": limit,
+            "limit_bytes": parse_quantity(limit),
+            "exitCode": oom.get("exitCode", 137),
+            "reason": "OOMKilled",
+            "finishedAt": oom.get("finishedAt"),
+            "state": c.waiting.get("reason") or "running",
+        }
+    )
+    return c.finding(
+        anomalies.POD_OOM_KILLED,
+        f"container {c.name} of {c.where} was OOMKilled (exit {c.evidence['exitCode']}), "
+        f"memory limit {limit or 'none'}, {c.restart_count} restarts",
+        "the container's memory use reached its limit and the kernel OOM killer ended it"
+        if limit
+        else "the node ran out of memory and the kernel OOM killer chose it",
+    )
+
+
+def _image_pull(c: _Container) -> Finding | None:
+    reason = str(c.waiting.get("reason") or "")
+    if reason not in IMAGE_PULL_REASONS:
+        return None
+    message = str(c.waiting.get("message") or "")
+    c.evidence.update({"image": c.image, "reason": reason, "message": short(message)})
+    return c.finding(
+        anomalies.IMAGE_PULL_FAILURE,
+        f"container {c.name} of {c.where} cannot pull image {c.image}: {reason}",
+        "the image or tag does not exist, the registry refuses the credentials, "
+        "or the registry is unreachable",
+    )
+
+
+def _config_error(c: _Container) -> Finding | None:
+    reason = str(c.waiting.get("reason") or "")
+    if reason not in CONFIG_ERROR_REASONS:
+        return None
+    message = str(c.waiting.get("message") or "")
+    missing = parse_missing_reference(message)
+    c.evidence.update({"reason": reason, "message": short(message), "missing": missing})
+    if missing:
+        key = f" key {missing['key']}" if "key" in missing else ""
+        hypothesis = (
+            f"the pod references {missing['kind']} {missing['name']}{key}, which does not exist"
+        )
+    else:
+        hypothesis = "the container spec references something the node cannot provide"
+    return c.finding(
+        anomalies.CONFIG_ERROR,
+        f"container {c.name} of {c.where} cannot be created: {reason}: {short(message)}",
+        hypothesis,
+    )
+
+
+def _crash_loop(c: _Container) -> Finding | None:
+    reason = str(c.waiting.get("reason") or "")
+    if reason != "CrashLoopBackOff":
+        return None
+    c.evidence.update(
+        {
+            "reason": reason,
+            "lastReason": c.last.get("reason"),
+            "exitCode": c.last.get("exitCode"),
+            "finishedAt": c.last.get("finishedAt"),
+            "message": short(str(c.waiting.get("message") or "")),
+        }
+    )
+    exit_text = f", last exit code {c.last.get('exitCode')}" if c.last else ""
+    return c.finding(
+        anomalies.CRASH_LOOP,
+        f"container {c.name} of {c.where} is in CrashLoopBackOff after "
+        f"{c.restart_count} restarts{exit_text}",
+        "the process exits soon after start; its logs (previous=true) say why",
+    )
