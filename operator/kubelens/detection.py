@@ -15,9 +15,10 @@ counter that went up since the last sample is what is judged, not its lifetime t
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,9 +72,16 @@ class AnomalyDetector:
     _fired_at: dict[str, float] = field(default_factory=dict)
     _recent: deque[float] = field(default_factory=deque)
     _observations: int = 0
+    #: One detector serves every skill of a node from several threads; its rate limit and
+    #: cooldowns are node-wide, so one snapshot is judged at a time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def observe(self, skill: Skill, snapshot: dict[str, Any]) -> list[Notification]:
         """Judge one snapshot of one skill; return the notifications it raises."""
+        with self._lock:
+            return self._observe(skill, snapshot)
+
+    def _observe(self, skill: Skill, snapshot: dict[str, Any]) -> list[Notification]:
         notifications: list[Notification] = []
         for finding in skill.findings(snapshot):
             notifications.append(self._from_finding(skill.name, finding))
@@ -262,12 +270,3 @@ def _fmt(value: float) -> str:
         return f"{value:.0f}"
     # Ratios (0.977 of a limit) need their digits; percentages read best with one decimal.
     return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-
-
-def detect_once(skills: Iterable[Skill], node: str | None = None) -> list[Notification]:
-    """One pass of thresholds and findings over fresh snapshots (no baseline yet)."""
-    detector = AnomalyDetector(node=node)
-    raised: list[Notification] = []
-    for skill in skills:
-        raised.extend(detector.observe(skill, skill.snapshot()))
-    return raised

@@ -8,21 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from kubelens.detection import AnomalyDetector
-from kubelens.models import (
-    Notification,
-    NotificationState,
-    OperatorResult,
-    ToolResult,
-    ToolStatus,
-    utcnow,
-)
-from kubelens.redact import redact
-from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill, cap_result
+from kubelens.models import Notification, NotificationState, OperatorResult, ToolResult, utcnow
+from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill
+from kubelens.skills.run import observe
 
 
 class InMemoryNotificationStore:
@@ -110,37 +102,10 @@ class InProcessOperators:
         target = self.skills.get(skill)
         if target is None:
             return []
-        started = time.perf_counter()
-        try:
-            raw, raised = await asyncio.to_thread(self._snapshot_and_detect, target)
-        except Exception as exc:
-            return [
-                OperatorResult(
-                    skill=skill,
-                    source=self.source,
-                    status=ToolStatus.ERROR,
-                    error=f"{type(exc).__name__}: {exc}",
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                )
-            ]
-        stored = await self.store.add(raised)
-        capped = cap_result(ToolResult.ok(redact(raw)), self.result_cap, hint="")
-        snapshot = capped.data if isinstance(capped.data, dict) else {"value": capped.data}
-        return [
-            OperatorResult(
-                skill=skill,
-                source=self.source,
-                status=ToolStatus.OK,
-                summary=target.summarize(raw),
-                snapshot=snapshot,
-                notification_ids=[n.id for n in stored],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-        ]
-
-    def _snapshot_and_detect(self, skill: Skill) -> tuple[dict[str, Any], list[Notification]]:
-        raw = skill.snapshot()
-        return raw, self.detector.observe(skill, raw)
+        run = observe(
+            target, self.detector, self.store.add, source=self.source, result_cap=self.result_cap
+        )
+        return [await run]
 
     async def call(self, skill: str, tool: str, arguments: dict[str, Any]) -> ToolResult:
         target = self.skills.get(skill)

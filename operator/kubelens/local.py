@@ -19,18 +19,13 @@ from kubelens.coordinator.core import Listener, RunOptions
 from kubelens.detection import AnomalyDetector
 from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import RunResult
-from kubelens.skills import node_skills
-from kubelens.skills.base import HostPaths, Skill
+from kubelens.skills import host_paths, node_skills
+from kubelens.skills.base import Skill
+from kubelens.skills.run import sweep
 
 
 class UnknownSkillError(ValueError):
     """``--skills`` named a skill that does not exist here."""
-
-
-def host_paths(settings: Settings) -> HostPaths:
-    return HostPaths(
-        proc=settings.host_proc, cgroup=settings.host_cgroup, rootfs=settings.host_root
-    )
 
 
 async def sample(
@@ -40,14 +35,13 @@ async def sample(
     samples: int,
     interval: float,
 ) -> None:
-    """Feed ``samples`` snapshots of each skill to the detector, ``interval`` apart."""
+    """Feed ``samples`` snapshots of each skill to the detector, ``interval`` apart.
+
+    A skill that cannot read here says so when it is invoked, so failures are not kept.
+    """
     for index in range(samples):
-        for skill in skills:
-            try:
-                raw = await asyncio.to_thread(skill.snapshot)
-            except Exception:  # a skill that cannot read here reports it when invoked
-                continue
-            await store.add(detector.observe(skill, raw))
+        for run in await sweep(skills, detector):
+            await store.add(run.raised)
         if index + 1 < samples and interval > 0:
             await asyncio.sleep(interval)
 

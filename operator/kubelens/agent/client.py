@@ -45,8 +45,8 @@ from kubelens.config import Settings
 from kubelens.coordinator.ports import Operators
 from kubelens.kube import KubeError, call
 from kubelens.models import OperatorResult, ToolResult, ToolStatus
-from kubelens.skills import NODE_SKILLS
-from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, cap_result
+from kubelens.skills import node_skills
+from kubelens.skills.base import DEFAULT_RESULT_CAP, cap_result
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def node_catalog() -> tuple[dict[str, Any], ...]:
     agent could be asked; building it from the classes (which read nothing until a
     snapshot) gives the same names, descriptions and schemas the agents serve.
     """
-    return tuple(cls(HostPaths()).describe() for cls in NODE_SKILLS)  # type: ignore[call-arg]
+    return tuple(skill.describe() for skill in node_skills())
 
 
 def _with_node_argument(entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import logging
 import signal
 import socket
 from collections.abc import Sequence
-from pathlib import Path
 
 from aiohttp import web
 
@@ -29,8 +28,8 @@ from kubelens.agent.retention import Retention
 from kubelens.agent.scheduler import Agent
 from kubelens.config import Settings
 from kubelens.detection import AnomalyDetector, DetectorSettings
-from kubelens.skills import node_skills
-from kubelens.skills.base import HostPaths, Skill
+from kubelens.skills import host_paths, node_skills
+from kubelens.skills.base import Skill
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +49,6 @@ def install_namespace(settings: Settings) -> str:
     with contextlib.suppress(OSError):
         return (SERVICE_ACCOUNT_DIR / "namespace").read_text().strip() or "default"
     return "default"
-
-
-def host_paths(settings: Settings) -> HostPaths:
-    return HostPaths(
-        proc=Path(settings.host_proc),
-        cgroup=Path(settings.host_cgroup),
-        rootfs=Path(settings.host_root),
-    )
 
 
 def build_agent(

@@ -1,16 +1,17 @@
 """The agent's work: snapshot every node skill on a schedule, detect, write Notifications.
 
-One :class:`Agent` per process. A *cycle* snapshots each skill in a worker thread
-(``/proc`` and cgroup reads must not stall the event loop, which also serves the API),
-feeds the snapshot to the :class:`~kubelens.detection.AnomalyDetector`, maps pod
-anomalies to their pods, and writes each raised notification with
-:func:`kubelens.notifications.publish` (create, or bump the open one). On-demand
-snapshots and tool calls from the API go through the same skills.
+One :class:`Agent` per process. A *cycle* runs each skill through
+:mod:`kubelens.skills.run` in a worker thread (``/proc`` and cgroup reads must not stall
+the event loop, which also serves the API): snapshot, then the
+:class:`~kubelens.detection.AnomalyDetector`; then it maps pod anomalies to their pods and
+writes each raised notification with :func:`kubelens.notifications.publish` (create, or
+bump the open one). On-demand snapshots and tool calls from the API go through the same
+skills.
 
-Concurrency: skills and the detector keep state between snapshots (previous counter
-readings, baselines), so each skill has a lock, held for a snapshot plus its detection or
-for a tool call. A thread waits a bounded time for it and otherwise reports the skill
-busy: a snapshot stuck on a hung filesystem must cost one skill, not the agent.
+Concurrency: skills keep state between snapshots (previous counter readings), so each
+skill has a lock, held for a snapshot or for a tool call (the detector has its own). A
+thread waits a bounded time for it and otherwise reports the skill busy: a snapshot
+stuck on a hung filesystem must cost one skill, not the agent.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ from kubelens.agent.kubeapi import KubeApi, KubeApiError
 from kubelens.agent.pods import PodDirectory
 from kubelens.agent.retention import Retention
 from kubelens.detection import AnomalyDetector
-from kubelens.models import Notification, OperatorResult, ToolResult, ToolStatus
+from kubelens.models import Notification, OperatorResult, ToolResult
 from kubelens.notifications import publish
-from kubelens.redact import redact
-from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill, cap_result, validate_arguments
+from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill, validate_arguments
+from kubelens.skills.run import observe, sweep
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +54,6 @@ class SkillBusyError(RuntimeError):
 
 class UnknownError(LookupError):
     """An unknown skill or tool; the message lists what exists."""
-
-
-@dataclass
-class SkillRun:
-    """What one snapshot of one skill produced."""
-
-    skill: str
-    raw: dict[str, Any] | None
-    raised: list[Notification]
-    seconds: float
-    error: str | None = None
 
 
 @dataclass
@@ -111,7 +101,6 @@ class Agent:
         self.result_cap = result_cap
         self.clock = clock
         self._locks = {name: threading.Lock() for name in self.skills}
-        self._detect_lock = threading.Lock()
         # The schedule and the API get separate threads, so a burst of slow tool calls
         # cannot delay the schedule (nor the other way round).
         self._cycle_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kubelens-cycle")
@@ -148,24 +137,12 @@ class Agent:
         finally:
             lock.release()
 
-    def _snapshot_and_detect(self, skill: Skill) -> SkillRun:
+    def _read(self, skill: Skill) -> dict[str, Any]:
+        """A snapshot under the skill's lock (blocking), timed for the metrics."""
         started = time.perf_counter()
-        try:
-            raw = self._locked(skill.name, skill.snapshot)
-        except Exception as exc:  # a broken /proc file must not end the schedule
-            return SkillRun(
-                skill.name, None, [], time.perf_counter() - started, f"{type(exc).__name__}: {exc}"
-            )
-        seconds = time.perf_counter() - started
-        metrics.SKILL_SNAPSHOT_SECONDS.labels(skill.name).observe(seconds)
-        try:
-            # One detector for every skill: its rate limit and cooldowns are node-wide.
-            with self._detect_lock:
-                raised = self.detector.observe(skill, raw)
-        except Exception as exc:
-            log.exception("anomaly detection on %s failed", skill.name)
-            return SkillRun(skill.name, raw, [], seconds, f"detection failed: {exc}")
-        return SkillRun(skill.name, raw, raised, seconds)
+        raw = self._locked(skill.name, skill.snapshot)
+        metrics.SKILL_SNAPSHOT_SECONDS.labels(skill.name).observe(time.perf_counter() - started)
+        return raw
 
     async def _in_thread(self, pool: ThreadPoolExecutor, work: Callable[[], T]) -> T:
         loop = asyncio.get_running_loop()
@@ -222,18 +199,17 @@ class Agent:
         report = CycleReport(started=self.clock())
         began = time.perf_counter()
         raised: list[Notification] = []
-        for skill in self.skills.values():
-            try:
-                run = await self._in_thread(
-                    self._cycle_pool, functools.partial(self._snapshot_and_detect, skill)
-                )
-            except TimeoutError:
-                report.errors.append(f"{skill.name}: snapshot timed out")
-                continue
-            report.skill_seconds[skill.name] = run.seconds
+        runs = await sweep(
+            self.skills.values(),
+            self.detector,
+            read=self._read,
+            in_thread=functools.partial(self._in_thread, self._cycle_pool),
+        )
+        for run in runs:
+            report.skill_seconds[run.skill] = run.seconds
             if run.error:
-                report.errors.append(f"{skill.name}: {run.error}")
-                log.warning("snapshot of %s failed: %s", skill.name, run.error)
+                report.errors.append(f"{run.skill}: {run.error}")
+                log.warning("snapshot of %s failed: %s", run.skill, run.error)
             raised.extend(run.raised)
         report.raised = len(raised)
         if raised or self._unsent:
@@ -276,31 +252,14 @@ class Agent:
 
     async def snapshot(self, name: str) -> OperatorResult:
         """A fresh snapshot, detected and written like a scheduled one, as an OperatorResult."""
-        skill = self.skill(name)
-        started = time.perf_counter()
-        run = await self._in_thread(
-            self._api_pool, functools.partial(self._snapshot_and_detect, skill)
-        )
-        if run.raw is None:
-            return OperatorResult(
-                skill=name,
-                source=self.node,
-                status=ToolStatus.ERROR,
-                error=f"snapshot of {name} on node {self.node} failed: {run.error}",
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-        stored = await self.publish(run.raised)
-        capped = cap_result(ToolResult.ok(redact(run.raw)), self.result_cap, hint="")
-        snapshot = capped.data if isinstance(capped.data, dict) else {"value": capped.data}
-        return OperatorResult(
-            skill=name,
+        return await observe(
+            self.skill(name),
+            self.detector,
+            self.publish,
             source=self.node,
-            status=ToolStatus.OK,
-            summary=skill.summarize(run.raw),
-            snapshot=snapshot,
-            notification_ids=[n.id for n in stored],
-            error=run.error,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            result_cap=self.result_cap,
+            read=self._read,
+            in_thread=functools.partial(self._in_thread, self._api_pool),
         )
 
     def check_call(self, name: str, tool: str, arguments: Mapping[str, Any]) -> None:
