@@ -8,7 +8,11 @@ objects serialise straight into a custom resource's spec or status.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -16,9 +20,31 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+#: A recorded clock, while one is set (a replay runs on the scenario's time, not ours).
+_RECORDED_NOW: ContextVar[datetime | None] = ContextVar("kubelens_recorded_now", default=None)
+_RECORDED_IDS: ContextVar[Iterator[int] | None] = ContextVar("kubelens_recorded_ids", default=None)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    recorded = _RECORDED_NOW.get()
+    return recorded if recorded is not None else datetime.now(UTC).replace(microsecond=0)
+
+
+def on_recorded_clock() -> bool:
+    return _RECORDED_NOW.get() is not None
+
+
+@contextmanager
+def recorded_clock(moment: datetime) -> Iterator[None]:
+    """Within it, "now" is ``moment`` and ids are numbered in order, so two runs over the
+    same recording produce the same timestamps and ids (transcripts and diffs stay stable)."""
+    clock = _RECORDED_NOW.set(moment.astimezone(UTC).replace(microsecond=0))
+    ids = _RECORDED_IDS.set(itertools.count(1))
+    try:
+        yield
+    finally:
+        _RECORDED_NOW.reset(clock)
+        _RECORDED_IDS.reset(ids)
 
 
 def timestamp(moment: datetime | None = None) -> str:
@@ -30,6 +56,9 @@ def timestamp(moment: datetime | None = None) -> str:
 
 
 def new_id(prefix: str) -> str:
+    sequence = _RECORDED_IDS.get()
+    if sequence is not None:
+        return f"{prefix}-{next(sequence):012d}"
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 

@@ -25,7 +25,7 @@ from kubelens.coordinator.core import Listener
 from kubelens.detection import AnomalyDetector
 from kubelens.embedded import InMemoryNotificationStore
 from kubelens.local import run_in_process, select_skills
-from kubelens.models import Notification, RunResult
+from kubelens.models import Notification, RunResult, recorded_clock
 from kubelens.scenario import CGROUP_ROOT, HostSample, Scenario
 from kubelens.skills import hostfs
 from kubelens.skills.base import HostPaths, Skill
@@ -101,7 +101,20 @@ async def replay(
     model: ModelClient | None = None,
     listener: Listener | None = None,
 ) -> RunResult:
-    """Investigate ``scenario`` as ``investigate`` would have when it was recorded."""
+    """Investigate ``scenario`` as ``investigate`` would have when it was recorded: on its
+    clock, so two replays of one scenario give the same report, ids and times included."""
+    with recorded_clock(scenario.recorded_time()):
+        return await _replay(scenario, settings, model=model, listener=listener)
+
+
+async def _replay(
+    scenario: Scenario,
+    settings: Settings | None = None,
+    *,
+    model: ModelClient | None = None,
+    listener: Listener | None = None,
+) -> RunResult:
+
     settings = settings or Settings()
     spec = scenario.spec
     node = spec.node or CLUSTER_SOURCE

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,13 @@ class Scenario:
     def source(self) -> StaticSource:
         """The cluster as the cluster skills will see it: the recorded objects and logs."""
         return StaticSource(self.objects, logs=self.logs)
+
+    def recorded_time(self) -> datetime:
+        """When it was recorded: ``recordedAt``, else the newest time an object carries."""
+        if self.spec.recorded_at is not None:
+            return self.spec.recorded_at
+        stamps = [_parse_time(value) for obj in self.objects for value in _times(obj)]
+        return max((s for s in stamps if s is not None), default=UNRECORDED_TIME)
 
 
 def is_scenario(path: Path) -> bool:
@@ -478,3 +485,37 @@ def _load_df(path: Path) -> dict[str, DiskUsage]:
             )
         disks[mount] = DiskUsage(size, used, available, inodes, inodes_used)
     return disks
+
+
+#: The clock of a scenario that carries no time at all (still the same on every replay).
+UNRECORDED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+_TIME_FIELDS = (
+    "lastTimestamp",
+    "eventTime",
+    "firstTimestamp",
+    "creationTimestamp",
+    "lastTransitionTime",
+    "startedAt",
+    "finishedAt",
+)
+
+
+def _times(obj: Any) -> Iterator[str]:
+    """Every timestamp field's value anywhere in an object."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in _TIME_FIELDS and isinstance(value, str):
+                yield value
+            else:
+                yield from _times(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            yield from _times(value)
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -195,3 +195,15 @@ def test_the_rule_based_analyst_reads_evidence_not_the_prompts(
     reworded = asyncio.run(replay(loaded))
     assert plain.insights, "the pvc-pending scenario yields an insight"
     assert [i.summary for i in reworded.insights] == [i.summary for i in plain.insights]
+
+
+@pytest.mark.parametrize("name", ["memory-leak", "api-crashloop-db-claim-unprovisioned"])
+def test_two_replays_of_one_scenario_print_identical_json(name: str) -> None:
+    first = kubelens("replay", str(SCENARIOS / name), "--output", "json")
+    second = kubelens("replay", str(SCENARIOS / name), "--output", "json")
+    assert first.returncode == second.returncode
+    assert first.stdout == second.stdout, "ids, times and durations follow the recorded clock"
+    report = json.loads(first.stdout)
+    recorded = scenario.load(SCENARIOS / name).recorded_time()
+    assert {i["createdAt"] for i in report["insights"]} <= {
+        recorded.isoformat().replace("+00:00", "Z")}

@@ -17,7 +17,13 @@ from functools import partial
 from typing import Any
 
 from kubelens.detection import AnomalyDetector
-from kubelens.models import Notification, OperatorResult, ToolResult, ToolStatus
+from kubelens.models import (
+    Notification,
+    OperatorResult,
+    ToolResult,
+    ToolStatus,
+    on_recorded_clock,
+)
 from kubelens.redact import redact
 from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill, cap_result
 
@@ -126,4 +132,6 @@ def _text(exc: BaseException) -> str:
 
 
 def _ms_since(started: float) -> float:
+    if on_recorded_clock():  # a replay's timings say nothing of the recorded system
+        return 0.0
     return round((time.perf_counter() - started) * 1000, 2)
