@@ -11,7 +11,6 @@ the scenario's own timeline (``sampleInterval`` seconds between samples).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -25,15 +24,13 @@ from kubelens.coordinator.core import Listener
 from kubelens.detection import AnomalyDetector
 from kubelens.embedded import InMemoryNotificationStore
 from kubelens.local import run_in_process, select_skills
-from kubelens.models import Notification, RunResult, recorded_clock
+from kubelens.models import RunResult, recorded_clock
 from kubelens.scenario import CGROUP_ROOT, HostSample, Scenario
-from kubelens.skills import hostfs
+from kubelens.skills import hostfs, node_skills
 from kubelens.skills.base import HostPaths, Skill
 from kubelens.skills.cluster import cluster_skills
-from kubelens.skills.containers import ContainersSkill
 from kubelens.skills.hostfs import DiskUsage
-from kubelens.skills.node_os import OsSkill
-from kubelens.skills.processes import ProcessesSkill
+from kubelens.skills.run import sweep
 
 #: Where the source of node-level findings is named when a scenario has no node.
 CLUSTER_SOURCE = "cluster"
@@ -74,11 +71,7 @@ class ReplayHost:
 
     def skills(self) -> list[Skill]:
         """The node skills, reading the samples on the scenario's clock."""
-        skills: list[Skill] = [
-            OsSkill(self.paths, disk_reader=self.disk_usage),
-            ProcessesSkill(self.paths),
-            ContainersSkill(self.paths),
-        ]
+        skills = node_skills(self.paths, disk_reader=self.disk_usage)
         for skill in skills:
             # Rates compare readings by clock time; replayed samples arrive faster than
             # they were taken, so the skills' samplers run on the recorded timeline.
@@ -127,13 +120,11 @@ async def _replay(
         store = InMemoryNotificationStore()
         # Without host samples there is no node of our own to stamp on findings.
         detector = AnomalyDetector(node=spec.node, clock=host.clock)
-        # File reads run off the event loop, as investigate's do; one sample at a time.
-        cluster_now = [s for s in clustered if s.name in chosen]
-        await store.add(await asyncio.to_thread(_observe, detector, cluster_now))
+        # As investigate's warm-up: the cluster once, then the host one sample at a time.
+        await _observe(detector, store, [s for s in clustered if s.name in chosen])
         for index in range(len(scenario.samples)):
             host.show(index)
-            node_now = [s for s in noded if s.name in chosen]
-            await store.add(await asyncio.to_thread(_observe, detector, node_now))
+            await _observe(detector, store, [s for s in noded if s.name in chosen])
         context: dict[str, Any] = {"reason": spec.reason, "namespace": spec.namespace}
         if spec.node:
             context["node"] = spec.node
@@ -142,11 +133,9 @@ async def _replay(
         )
 
 
-def _observe(detector: AnomalyDetector, skills: Sequence[Skill]) -> list[Notification]:
-    raised: list[Notification] = []
-    for skill in skills:
-        try:
-            raised.extend(detector.observe(skill, skill.snapshot()))
-        except Exception:  # as investigate: a skill that cannot read reports it when invoked
-            continue
-    return raised
+async def _observe(
+    detector: AnomalyDetector, store: InMemoryNotificationStore, skills: Sequence[Skill]
+) -> None:
+    # As investigate: a skill that cannot read reports it when invoked.
+    for run in await sweep(skills, detector):
+        await store.add(run.raised)
