@@ -13,13 +13,13 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.config.incluster_config import load_incluster_config
-from kubernetes.config.kube_config import new_client_from_config
+from kubernetes.config.kube_config import load_kube_config
 from urllib3.exceptions import HTTPError
 
 from kubelens.models import timestamp
@@ -59,19 +59,26 @@ __all__ = [
 MERGE_PATCH = "application/merge-patch+json"
 
 
+#: Blocking client calls in flight at once (each holds a thread and a connection), shared
+#: by every namespace's coordinator: the client's default pool (five per core) queues
+#: ten namespaces' status writes behind each other on a two-core node.
+MAX_CONCURRENT_CALLS = 32
+
+
 def api_client(kubeconfig: str = "") -> client.ApiClient:
     """A client for the configured cluster: an explicit kubeconfig, else in-cluster, else
     ``$KUBECONFIG`` or ``~/.kube/config`` (read now: the client reads it at import)."""
+    configuration = client.Configuration()
     if not kubeconfig:
         try:
-            configuration = client.Configuration()
             load_incluster_config(client_configuration=configuration)
-            return client.ApiClient(configuration)
         except ConfigException:
             kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-    if kubeconfig:
-        return cast(client.ApiClient, new_client_from_config(config_file=kubeconfig))
-    return cast(client.ApiClient, new_client_from_config())
+            load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
+    else:
+        load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    configuration.connection_pool_maxsize = MAX_CONCURRENT_CALLS
+    return client.ApiClient(configuration)
 
 
 def _error(exc: ApiException) -> KubeError:

@@ -16,13 +16,22 @@ import importlib
 import logging
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
 
 from kubelens import config, metrics
 from kubelens.agent.client import AgentDirectory
-from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, api_client
+from kubelens.kube import (
+    GROUP,
+    INVESTIGATIONS,
+    MAX_CONCURRENT_CALLS,
+    VERSION,
+    CustomObjects,
+    Events,
+    api_client,
+)
 from kubelens.operator import peering, service
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING, TERMINAL
 
@@ -67,6 +76,11 @@ async def startup(
     settings.persistence.finalizer = f"{GROUP}/finalizer"
     settings.posting.level = logging.WARNING
     settings.peering.name = peering.NAME  # `kopf run -m` auto-detects peering under this name
+    # Client calls and litellm's requests run in the loop's default executor: size it for
+    # every namespace's coordinator at once, not for the CPU count.
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(MAX_CONCURRENT_CALLS, thread_name_prefix="kubelens-io")
+    )
     api = api_client(options.kubeconfig)
     memo.ctx = service.OperatorContext(
         settings=options,
