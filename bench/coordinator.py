@@ -28,7 +28,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from kubelens.coordinator import Coordinator
 from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.cluster import StaticSource, cluster_skills
 

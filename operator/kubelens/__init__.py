@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubelens.coordinator import Coordinator, ModelClient
 from kubelens.models import (
     Insight,
     Notification,
@@ -25,6 +24,9 @@ from kubelens.models import (
     Severity,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from kubelens.coordinator import Coordinator, ModelClient
 
 __all__ = [
     "Coordinator",
@@ -40,6 +42,16 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """The coordinator, loaded on first use: the node agent imports this package too and
+    must not load the tool loop (or litellm) with it."""
+    if name in ("Coordinator", "ModelClient"):
+        from kubelens import coordinator
+
+        return getattr(coordinator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def run(
     context: Mapping[str, Any],
     *,
@@ -50,6 +62,8 @@ def run(
     skills: Sequence[str] | None = None,
 ) -> RunResult:
     """Investigate this machine synchronously (for scripts); see :class:`Coordinator`."""
+    from kubelens.coordinator import Coordinator
+
     coordinator = Coordinator(model=model)
     return asyncio.run(
         coordinator.run(

@@ -17,8 +17,9 @@ from kubelens.config import Settings
 from kubelens.coordinator import Coordinator, ModelClient, build_model
 from kubelens.coordinator.core import Listener, RunOptions
 from kubelens.detection import AnomalyDetector
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import RunResult
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills import host_paths, node_skills
 from kubelens.skills.base import Skill
 from kubelens.skills.run import sweep

@@ -216,6 +216,18 @@ class OperatorResult(WireModel):
     error: str | None = None
     duration_ms: float = 0.0
 
+    @classmethod
+    def fail(
+        cls, skill: str, source: str, message: str, duration_ms: float = 0.0
+    ) -> OperatorResult:
+        return cls(
+            skill=skill,
+            source=source,
+            status=ToolStatus.ERROR,
+            error=message,
+            duration_ms=duration_ms,
+        )
+
 
 class Usage(WireModel):
     llm_calls: int = 0

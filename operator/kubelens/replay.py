@@ -22,9 +22,9 @@ from kubelens.config import Settings
 from kubelens.coordinator import ModelClient
 from kubelens.coordinator.core import Listener
 from kubelens.detection import AnomalyDetector
-from kubelens.embedded import InMemoryNotificationStore
 from kubelens.local import run_in_process, select_skills
 from kubelens.models import RunResult, recorded_clock
+from kubelens.ports.notifications import InMemoryNotificationStore
 from kubelens.scenario import CGROUP_ROOT, HostSample, Scenario
 from kubelens.skills import hostfs, node_skills
 from kubelens.skills.base import HostPaths, Skill

@@ -905,7 +905,7 @@ def test_operator_gets_the_token_the_agents_accept() -> None:
     """The operator's projected token must carry the audience the agents check and sit
     where the operator's agent client reads it, or every agent call is refused."""
     from kubelens.agent.auth import AUDIENCE
-    from kubelens.agent.client import DEFAULT_TOKEN_FILE
+    from kubelens.ports.agents import DEFAULT_TOKEN_FILE
 
     deployment = workload(render(), "operator")
     pod = deployment["spec"]["template"]["spec"]

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubelens.coordinator import Coordinator, LiteLLMClient
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills.base import Skill
 
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from kubelens.agent.client import AgentDirectory, CompositeOperators
 from kubelens.coordinator import Coordinator, LiteLLMClient
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import RunOutcome, ToolStatus
+from kubelens.ports.agents import AgentDirectory
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import CompositeOperators, InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import HostPaths
 from tests.faults.helpers import timed

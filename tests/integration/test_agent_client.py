@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from kubelens.agent.client import AgentDirectory, AgentOperators, CompositeOperators
 from kubelens.agent.runner import AgentServer
 from kubelens.coordinator import Coordinator
 from kubelens.coordinator.analyst_model import AnalystModel
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import OperatorResult, RunOutcome, ToolResult, ToolStatus
+from kubelens.ports.agents import AgentDirectory, AgentOperators
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import CompositeOperators, InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import HostPaths
 from tests.integration.agent_helpers import (

@@ -6,7 +6,8 @@ from typing import Any
 
 from kubelens.kube import CustomObjects
 from kubelens.models import Notification, NotificationState, Severity, Subject
-from kubelens.notifications import NotificationResources, publish
+from kubelens.notifications import publish
+from kubelens.ports.notifications import NotificationResources
 from tests.support.fixtures import KubeEnv
 
 INSTALL = "kubelens"

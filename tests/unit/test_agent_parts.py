@@ -13,9 +13,9 @@ import yaml
 
 from kubelens import notifications
 from kubelens.agent import auth, kubeapi
-from kubelens.agent.client import NODE_ARGUMENT, AgentOperators, node_catalog
 from kubelens.agent.pods import PodDirectory
 from kubelens.models import Notification, Severity, Snapshot, Subject
+from kubelens.ports.agents import NODE_ARGUMENT, AgentOperators, node_catalog
 from kubelens.skills import NODE_SKILLS
 
 
@@ -219,12 +219,35 @@ def test_catalog_is_the_node_skills_with_a_node_argument() -> None:
             assert NODE_ARGUMENT not in tool["parameters"].get("properties", {})
 
 
-def test_the_agent_process_stays_off_heavy_imports() -> None:
+def _modules_loaded_by(module: str) -> set[str]:
+    """The kubelens modules and heavy libraries a fresh interpreter has after ``import module``."""
     code = (
-        "import sys, kubelens.agent.runner as r\n"
-        "heavy = [m for m in ('kopf', 'litellm', 'kubernetes', 'yaml') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
+        f"import sys, {module}\n"
+        "heavy = ('kopf', 'litellm', 'kubernetes', 'yaml')\n"
+        "print('\\n'.join(m for m in sys.modules if m.startswith('kubelens') or m in heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, timeout=60)
-    assert result.stdout.strip() == ""
+    return set(result.stdout.split())
+
+
+#: What the agent process must never load: the coordinator's loop, the ports (the
+#: operator's side, on the kubernetes client), the operator and the heavy libraries.
+_OFF_LIMITS_TO_THE_AGENT = ("kubelens.coordinator", "kubelens.ports", "kubelens.operator",
+                            "kubelens.kube", "kopf", "litellm", "kubernetes", "yaml")
+
+
+def test_the_agent_process_imports_nothing_of_the_loop_or_the_operator_side() -> None:
+    loaded = _modules_loaded_by("kubelens.agent.runner")
+    assert "kubelens.agent.scheduler" in loaded  # the probe sees what the agent loads
+    forbidden = sorted(m for m in loaded
+                       if any(m == p or m.startswith(p + ".") for p in _OFF_LIMITS_TO_THE_AGENT))
+    assert forbidden == []
+
+
+def test_a_port_loads_the_kubernetes_client_only_where_it_talks_to_agents() -> None:
+    assert "kubernetes" in _modules_loaded_by("kubelens.ports.agents")
+    for port in ("kubelens.ports.notifications", "kubelens.ports.operators"):
+        loaded = _modules_loaded_by(port)
+        assert "kubernetes" not in loaded
+        assert not any(m.startswith("kubelens.coordinator") for m in loaded)

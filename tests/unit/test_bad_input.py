@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from kubelens import config
 from kubelens.coordinator import Coordinator, prompts
 from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import (
     Notification,
     RunOutcome,
@@ -35,6 +34,8 @@ from kubelens.models import (
 )
 from kubelens.notifications import from_resource
 from kubelens.operator.spec import InvalidSpecError, parse_spec
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import DEFAULT_RESULT_CAP, Skill
 from kubelens.skills.cluster import StaticSource, cluster_skills

@@ -12,8 +12,9 @@ import pytest
 from kubelens import anomalies
 from kubelens.coordinator import Coordinator, LiteLLMClient
 from kubelens.coordinator.core import RunOptions
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import NotificationState, RunOutcome, Severity, Subject
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills.base import Metric, Skill, Threshold
 from tests.llm_server import ScriptedLLM, Turn, call
 

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from kubelens.coordinator import Coordinator, LiteLLMClient, prompts
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import Notification, NotificationState, RunOutcome, RunResult, Severity
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import HostPaths
 from kubelens.skills.cluster import StaticSource, cluster_skills

@@ -23,8 +23,9 @@ import pytest
 from kubelens.coordinator import Coordinator, LiteLLMClient
 from kubelens.coordinator.analyst_model import AnalystModel
 from kubelens.coordinator.llm import Completion, Message, ToolSchema
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import Notification, RunOutcome, RunResult, Severity, Snapshot, Subject
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import Skill
 from kubelens.skills.cluster import StaticSource, cluster_skills

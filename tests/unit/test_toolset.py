@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from kubelens.coordinator import Coordinator, LiteLLMClient
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import RunOutcome
+from kubelens.ports.notifications import InMemoryNotificationStore
+from kubelens.ports.operators import InProcessOperators
 from kubelens.skills import node_skills
 from kubelens.skills.base import Skill
 from kubelens.skills.cluster import StaticSource, cluster_skills

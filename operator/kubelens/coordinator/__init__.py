@@ -1,4 +1,4 @@
-"""The coordinator: the LLM tool loop, its model clients and its ports."""
+"""The coordinator: the LLM tool loop and its model clients; its ports are :mod:`kubelens.ports`."""
 
 from __future__ import annotations
 

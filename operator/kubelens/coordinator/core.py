@@ -31,8 +31,6 @@ from kubelens.coordinator.llm import (
     ModelError,
     ToolCall,
 )
-from kubelens.coordinator.ports import NotificationStore, Operators
-from kubelens.embedded import InMemoryNotificationStore, InProcessOperators
 from kubelens.models import (
     Insight,
     Notification,
@@ -43,6 +41,8 @@ from kubelens.models import (
     ToolResult,
     ToolStatus,
 )
+from kubelens.ports.notifications import InMemoryNotificationStore, NotificationStore
+from kubelens.ports.operators import InProcessOperators, Operators
 from kubelens.redact import redact
 from kubelens.skills import node_skills
 from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, Skill, cap_result
@@ -149,7 +149,7 @@ class _Run:
         self.ledger.skills = [s["name"] for s in catalog]
         unread = await self.store.list(NotificationState.UNREAD)
         # The objects the context names, read now: the model starts from them. Imported
-        # here: the agent process imports this package and stays off the cluster code.
+        # here: a node-only run stays off the cluster code.
         from kubelens.skills.cluster.subjects import named_subjects, subject_states
 
         subjects = await asyncio.to_thread(

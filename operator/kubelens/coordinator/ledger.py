@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kubelens.models import Notification, OperatorResult
 from kubelens.redact import redact
 
-if TYPE_CHECKING:  # the agent imports this package and stays off the cluster code
+if TYPE_CHECKING:  # a node-only run stays off the cluster code
     from kubelens.skills.cluster.source import ClusterSource
 
 

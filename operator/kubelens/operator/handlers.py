@@ -22,7 +22,6 @@ from typing import Any
 import kopf
 
 from kubelens import config, metrics
-from kubelens.agent.client import AgentDirectory
 from kubelens.kube import (
     GROUP,
     INVESTIGATIONS,
@@ -33,6 +32,7 @@ from kubelens.kube import (
     api_client,
 )
 from kubelens.operator import peering, service
+from kubelens.ports.agents import AgentDirectory
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING, TERMINAL
 
 log = logging.getLogger(__name__)

@@ -14,19 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubelens import metrics
-from kubelens.agent.client import AgentDirectory, AgentOperators, CompositeOperators
 from kubelens.config import Settings
 from kubelens.coordinator import Coordinator, build_model
 from kubelens.coordinator.core import RunEvent, RunOptions
-from kubelens.coordinator.ports import Operators
-from kubelens.embedded import InProcessOperators
 from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, KubeError
 from kubelens.models import Insight, RunResult
-from kubelens.notifications import NotificationResources
 from kubelens.operator import status as st
 from kubelens.operator.queue import Queues
 from kubelens.operator.spec import InvalidSpecError, InvestigationSpec, parse_spec
 from kubelens.operator.status import StatusUpdate
+from kubelens.ports.agents import AgentDirectory, AgentOperators
+from kubelens.ports.notifications import NotificationResources
+from kubelens.ports.operators import CompositeOperators, InProcessOperators, Operators
 from kubelens.resources import ANNOTATION_CANCEL_IF_PENDING
 from kubelens.skills import NODE_SKILLS
 from kubelens.skills.base import Skill

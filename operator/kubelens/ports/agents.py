@@ -1,4 +1,4 @@
-"""The operator's side of the agent API: node skills of one Investigation, run on agents.
+"""The operator's side of the node agents: node skills of one Investigation, run on agents.
 
 :class:`AgentDirectory` lives on the operator's context (one per process): it finds the
 agent pods (label ``app.kubernetes.io/component=agent`` and
@@ -7,7 +7,7 @@ port named ``api``, else ``--agent-port``), holds the HTTP session, and reads th
 the operator authenticates with: a projected ServiceAccount token with audience
 ``kubelens-agent`` (re-read when the kubelet rotates it), else ``--agent-token``.
 
-:class:`AgentOperators` implements the coordinator's ``Operators`` port for one
+:class:`AgentOperators` implements the :class:`~kubelens.ports.operators.Operators` port for one
 Investigation. Its nodes are ``spec.nodes`` plus those matching ``spec.nodeSelector``;
 without either, the nodes running the Investigation namespace's pods; without any, every
 agent; at most :data:`MAX_NODES`. ``invoke`` asks every node in parallel and returns one
@@ -18,11 +18,6 @@ Notifications an agent raised are already resources; their ids pass through.
 ``call`` runs a tool on one node: the tool's optional ``node`` argument (added to every
 node tool's schema in :meth:`AgentOperators.catalog`) picks it; without it, the single
 node in scope, or every node in scope with the results keyed by node.
-
-:class:`CompositeOperators` makes several ports one (cluster skills in-process plus node
-skills on agents): catalogs merged by skill name (the first member wins a clash),
-``invoke`` fans out to every member that has the skill, ``call`` goes to the first
-member that has it.
 """
 
 from __future__ import annotations
@@ -33,7 +28,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +37,6 @@ import aiohttp
 from kubernetes import client as k8s
 
 from kubelens.config import Settings
-from kubelens.coordinator.ports import Operators
 from kubelens.kube import KubeError, call
 from kubelens.models import OperatorResult, ToolResult, ToolStatus
 from kubelens.skills import node_skills
@@ -357,10 +351,10 @@ class AgentOperators:
         try:
             nodes, agents = await self._targets()
         except KubeError as exc:
-            return [_failed(skill, "agents", f"cannot find the kubelens agents: {exc}")]
+            return [OperatorResult.fail(skill, "agents", f"cannot find the kubelens agents: {exc}")]
         if not nodes:
             return [
-                _failed(
+                OperatorResult.fail(
                     skill,
                     "agents",
                     f"no kubelens agent found in namespace {self.directory.namespace} "
@@ -392,16 +386,18 @@ class AgentOperators:
             return round((time.perf_counter() - started) * 1000, 2)
 
         if endpoint is None:
-            return _failed(skill, node, f"no running kubelens agent on node {node}", elapsed())
+            return OperatorResult.fail(
+                skill, node, f"no running kubelens agent on node {node}", elapsed()
+            )
         where = f"agent {endpoint.pod} on node {node}"
         try:
             status, body = await self.directory.post(
                 endpoint, f"/v1/skills/{skill}/snapshot", {"context": context[:2000]}
             )
         except AgentCallError as exc:
-            return _failed(skill, node, str(exc), elapsed())
+            return OperatorResult.fail(skill, node, str(exc), elapsed())
         if status != 200:
-            return _failed(skill, node, _refusal(where, status, body), elapsed())
+            return OperatorResult.fail(skill, node, _refusal(where, status, body), elapsed())
         try:
             if not isinstance(body, dict):
                 raise ValueError(f"expected a JSON object, got {type(body).__name__}")
@@ -410,7 +406,7 @@ class AgentOperators:
             fields.setdefault("durationMs", elapsed())
             return OperatorResult.model_validate(fields)
         except ValueError as exc:
-            return _failed(
+            return OperatorResult.fail(
                 skill, node, f"{where} answered with an invalid result: {exc}"[:1000], elapsed()
             )
 
@@ -484,59 +480,3 @@ class AgentOperators:
 
 async def _no_agent(node: str) -> ToolResult:
     return ToolResult.fail(f"no running kubelens agent on node {node}")
-
-
-def _failed(skill: str, source: str, message: str, duration_ms: float = 0.0) -> OperatorResult:
-    return OperatorResult(
-        skill=skill, source=source, status=ToolStatus.ERROR, error=message, duration_ms=duration_ms
-    )
-
-
-class CompositeOperators:
-    """Several Operators as one (see the module's doc)."""
-
-    def __init__(self, members: Sequence[Operators]) -> None:
-        self.members = list(members)
-
-    @property
-    def cluster_source(self) -> Any:
-        """The first member's ClusterSource (see :class:`kubelens.coordinator.ports.Operators`)."""
-        for member in self.members:
-            source = getattr(member, "cluster_source", None)
-            if source is not None:
-                return source
-        return None
-
-    def _has(self, member: Operators, skill: str) -> bool:
-        return any(entry["name"] == skill for entry in member.catalog())
-
-    def catalog(self) -> builtins.list[dict[str, Any]]:
-        merged: dict[str, dict[str, Any]] = {}
-        for member in self.members:
-            for entry in member.catalog():
-                merged.setdefault(entry["name"], entry)
-        return list(merged.values())
-
-    async def invoke(self, skill: str, context: str) -> builtins.list[OperatorResult]:
-        owners = [m for m in self.members if self._has(m, skill)]
-        outcomes = await asyncio.gather(
-            *(m.invoke(skill, context) for m in owners), return_exceptions=True
-        )
-        results: list[OperatorResult] = []
-        for member, outcome in zip(owners, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                if isinstance(outcome, asyncio.CancelledError):
-                    raise outcome
-                results.append(
-                    _failed(skill, type(member).__name__, f"{type(outcome).__name__}: {outcome}")
-                )
-            else:
-                results.extend(outcome)
-        return results
-
-    async def call(self, skill: str, tool: str, arguments: dict[str, Any]) -> ToolResult:
-        for member in self.members:
-            if self._has(member, skill):
-                return await member.call(skill, tool, arguments)
-        known = ", ".join(sorted(entry["name"] for entry in self.catalog())) or "none"
-        return ToolResult.fail(f"unknown skill {skill!r}; available skills: {known}")
