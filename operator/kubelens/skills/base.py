@@ -144,6 +144,7 @@ class Skill:
     def add_tool(
         self, name: str, description: str, parameters: dict[str, Any], function: ToolFunction
     ) -> None:
+        """Register a tool; ``parameters`` is ``skills.params.params(...)``, one line a tool."""
         schema = {"type": "object", "properties": {}, "additionalProperties": False}
         schema.update(parameters)
         self.tools[name] = Tool(name, description, schema, function)

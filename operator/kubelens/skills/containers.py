@@ -27,6 +27,7 @@ from kubelens import anomalies
 from kubelens.models import Severity, Subject, ToolResult
 from kubelens.skills import hostfs
 from kubelens.skills.base import Finding, HostPaths, Metric, Skill, Threshold
+from kubelens.skills.params import integer, params, string
 
 TOP = 5
 #: Periods (of usually 100 ms) a cgroup must have been runnable before its throttled
@@ -356,76 +357,34 @@ class ContainersSkill(Skill):
             "cgroup",
             "Full statistics of one cgroup by path (relative to the cgroup root), "
             "including memory.stat and events.",
-            {
-                "properties": {
-                    "path": {
-                        "type": "string",
-                        "maxLength": 1024,
-                        "description": "e.g. kubepods.slice/... or system.slice",
-                    }
-                },
-                "required": ["path"],
-            },
+            params(["path"], path=string(1024, "e.g. kubepods.slice/... or system.slice")),
             self.cgroup,
         )
         self.add_tool(
             "pod",
             "Memory, OOM kills, throttling and pids of one pod's cgroup and its containers.",
-            {
-                "properties": {
-                    "uid": {
-                        "type": "string",
-                        "maxLength": 253,
-                        "description": "The pod UID, or namespace/name when pod logs are mounted.",
-                    }
-                },
-                "required": ["uid"],
-            },
+            params(
+                ["uid"],
+                uid=string(253, "The pod UID, or namespace/name when pod logs are mounted."),
+            ),
             self.pod,
         )
         self.add_tool(
             "throttled",
             "Cgroups with a CPU limit, most throttled first (ratio since the last snapshot).",
-            {
-                "properties": {
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 100,
-                        "description": "How many (default 10).",
-                    }
-                }
-            },
+            params(limit=integer(1, 100, "How many (default 10).")),
             self.throttled,
         )
         self.add_tool(
             "oom_events",
             "Every cgroup whose processes were OOM-killed, with counts and limits.",
-            {
-                "properties": {
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 100,
-                        "description": "How many (default 20).",
-                    }
-                }
-            },
+            params(limit=integer(1, 100, "How many (default 20).")),
             self.oom_events,
         )
         self.add_tool(
             "memory_usage",
             "Cgroups by memory use relative to their limit, highest first.",
-            {
-                "properties": {
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 100,
-                        "description": "How many (default 10).",
-                    }
-                }
-            },
+            params(limit=integer(1, 100, "How many (default 10).")),
             self.memory_usage,
         )
 

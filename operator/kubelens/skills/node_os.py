@@ -18,6 +18,7 @@ from kubelens import anomalies
 from kubelens.models import Subject, ToolResult
 from kubelens.skills import hostfs
 from kubelens.skills.base import HostPaths, Metric, Skill, Threshold
+from kubelens.skills.params import integer, params, string
 
 #: Mounts reported in a snapshot, fullest first; the ``disk_usage`` tool lists them all.
 TOP_MOUNTS = 5
@@ -217,47 +218,28 @@ class OsSkill(Skill):
         self.add_tool(
             "disk_usage",
             "Usage and inode usage of every local filesystem, or of one mount point.",
-            {
-                "properties": {
-                    "mount": {
-                        "type": "string",
-                        "maxLength": 512,
-                        "description": "A mount point such as / or /var/lib/kubelet; omit for all.",
-                    }
-                }
-            },
+            params(mount=string(512, "A mount point such as / or /var/lib/kubelet; omit for all.")),
             self.disk_usage,
         )
         self.add_tool(
             "memory_details",
             "Full /proc/meminfo breakdown (bytes) and reclaim/swap/OOM counters from vmstat.",
-            {},
+            params(),
             self.memory_details,
         )
         self.add_tool(
             "pressure",
             "Pressure stall information for cpu, memory and io: some/full avg10/60/300.",
-            {},
+            params(),
             self.pressure,
         )
         self.add_tool(
             "network_interfaces",
             "Per-interface bytes, packets, errors and drops since boot, worst first.",
-            {
-                "properties": {
-                    "name": {
-                        "type": "string",
-                        "maxLength": 64,
-                        "description": "One interface, e.g. eth0; omit for all.",
-                    },
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 200,
-                        "description": "How many interfaces (default 20).",
-                    },
-                }
-            },
+            params(
+                name=string(64, "One interface, e.g. eth0; omit for all."),
+                limit=integer(1, 200, "How many interfaces (default 20)."),
+            ),
             self.network_interfaces,
         )
 

@@ -20,8 +20,10 @@ def string(max_length: int = 253, description: str | None = None) -> Schema:
     return out
 
 
-def integer(minimum: int, maximum: int, description: str | None = None) -> Schema:
-    out: Schema = {"type": "integer", "minimum": minimum, "maximum": maximum}
+def integer(minimum: int, maximum: int | None = None, description: str | None = None) -> Schema:
+    out: Schema = {"type": "integer", "minimum": minimum}
+    if maximum is not None:
+        out["maximum"] = maximum
     if description:
         out["description"] = description
     return out
@@ -34,8 +36,11 @@ def boolean(description: str | None = None) -> Schema:
     return out
 
 
-def enum(values: Sequence[str]) -> Schema:
-    return {"type": "string", "enum": list(values)}
+def enum(values: Sequence[str], description: str | None = None) -> Schema:
+    out: Schema = {"type": "string", "enum": list(values)}
+    if description:
+        out["description"] = description
+    return out
 
 
 def params(required: Sequence[str] = (), **properties: Schema) -> Schema:

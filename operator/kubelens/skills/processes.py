@@ -28,6 +28,7 @@ from kubelens.skills import hostfs
 from kubelens.skills.base import HostPaths, Metric, Skill, Threshold
 from kubelens.skills.containers import PodNames, identify_process
 from kubelens.skills.fit import clip
+from kubelens.skills.params import boolean, enum, integer, params
 
 TOP = 5
 CMDLINE_CHARS = 600
@@ -176,69 +177,39 @@ class ProcessesSkill(Skill):
         self.add_tool(
             "top",
             "Top processes by cpu, memory, threads or open_files (open_files scans all).",
-            {
-                "properties": {
-                    "by": {
-                        "type": "string",
-                        "enum": ["cpu", "memory", "threads", "open_files"],
-                        "description": "Sort key (default cpu).",
-                    },
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 50,
-                        "description": "How many (default 10).",
-                    },
-                }
-            },
+            params(
+                by=enum(["cpu", "memory", "threads", "open_files"], "Sort key (default cpu)."),
+                limit=integer(1, 50, "How many (default 10)."),
+            ),
             self.top,
         )
         self.add_tool(
             "process",
             "Details of one process: state, memory, CPU, threads, open files vs limit, "
             "OOM score, cgroup and pod, redacted command line.",
-            {
-                "properties": {
-                    "pid": {"type": "integer", "minimum": 1},
-                    "include_environment": {
-                        "type": "boolean",
-                        "description": "Also return its environment, redacted (default false).",
-                    },
-                },
-                "required": ["pid"],
-            },
+            params(
+                ["pid"],
+                pid=integer(1),
+                include_environment=boolean(
+                    "Also return its environment, redacted (default false)."
+                ),
+            ),
             self.process,
         )
         self.add_tool(
             "zombies",
             "Zombie processes grouped by the parent that fails to reap them.",
-            {
-                "properties": {
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 200,
-                        "description": "How many zombies to list (default 20).",
-                    }
-                }
-            },
+            params(limit=integer(1, 200, "How many zombies to list (default 20).")),
             self.zombies,
         )
         self.add_tool(
             "open_files",
             "Open file descriptors of one process: counts by kind and the first targets.",
-            {
-                "properties": {
-                    "pid": {"type": "integer", "minimum": 1},
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": 500,
-                        "description": "How many descriptors to list (default 50).",
-                    },
-                },
-                "required": ["pid"],
-            },
+            params(
+                ["pid"],
+                pid=integer(1),
+                limit=integer(1, 500, "How many descriptors to list (default 50)."),
+            ),
             self.open_files,
         )
 

@@ -12,7 +12,6 @@ from kubelens.redact import redact_text
 from kubelens.skills.base import Skill, ToolFunction
 from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
 from kubelens.skills.fit import VALUE_CAP, clip
-from kubelens.skills.params import NAMESPACE
 
 #: Longest message (event, condition, container state) kept in a snapshot or tool result:
 #: generous, because the informative part (an image digest, a key name) is often the end.
@@ -32,10 +31,6 @@ CONFIG_ERROR_REASONS = frozenset(
     {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 )
 FAILING_WAITING_REASONS = IMAGE_PULL_REASONS | CONFIG_ERROR_REASONS | {"CrashLoopBackOff"}
-
-
-#: The ``namespace`` argument every namespaced tool takes.
-NAMESPACE_PARAMETER = NAMESPACE
 
 
 class ClusterSkill(Skill):

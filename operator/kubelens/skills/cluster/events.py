@@ -18,6 +18,7 @@ from kubelens.skills.cluster.common import (
     short,
 )
 from kubelens.skills.cluster.source import ClusterSource
+from kubelens.skills.params import NAME, integer, params, string
 
 #: Warning reasons worth a notification of their own (kubelet, scheduler, controllers).
 NOTABLE_REASONS = frozenset(
@@ -67,28 +68,19 @@ class EventsSkill(ClusterSkill):
         self.add_tool(
             "warnings",
             "Recent Warning events, grouped, newest first.",
-            {"properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 100}}},
+            params(limit=integer(1, 100)),
             self.warnings,
         )
         self.add_tool(
             "for_object",
             "All events of one object.",
-            {
-                "properties": {
-                    "kind": {"type": "string", "maxLength": 63},
-                    "name": {"type": "string", "maxLength": 253},
-                },
-                "required": ["kind", "name"],
-            },
+            params(["kind", "name"], kind=string(63), name=NAME),
             self.for_object,
         )
         self.add_tool(
             "by_reason",
             "Events with one reason (e.g. FailedMount).",
-            {
-                "properties": {"reason": {"type": "string", "maxLength": 128}},
-                "required": ["reason"],
-            },
+            params(["reason"], reason=string(128)),
             self.by_reason,
         )
 

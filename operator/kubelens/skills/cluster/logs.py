@@ -18,7 +18,6 @@ from kubelens.redact import redact_text
 from kubelens.skills.base import Finding
 from kubelens.skills.cluster.common import (
     DNS_FAILURE,
-    NAMESPACE_PARAMETER,
     ClusterSkill,
     container_statuses,
     is_problem_pod,
@@ -28,6 +27,7 @@ from kubelens.skills.cluster.common import (
     sort_problem_first,
 )
 from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
+from kubelens.skills.params import NAME, NAMESPACE, boolean, integer, params, string
 
 #: Longest log line kept (and scanned): bounds both output and pattern-matching time.
 LINE_CAP = 500
@@ -83,51 +83,40 @@ class LogsSkill(ClusterSkill):
 
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
         super().__init__(source, namespace)
-        pod = {"type": "string", "maxLength": 253}
-        container = {"type": "string", "maxLength": 253}
-        previous = {"type": "boolean"}
         self.add_tool(
             "tail",
             "Last lines of a container's log (a cut keeps the newest).",
-            {
-                "properties": {
-                    "pod": pod,
-                    "container": container,
-                    "previous": previous,
-                    "lines": {"type": "integer", "minimum": 1, "maximum": 500},
-                    "namespace": NAMESPACE_PARAMETER,
-                },
-                "required": ["pod"],
-            },
+            params(
+                ["pod"],
+                pod=NAME,
+                container=NAME,
+                previous=boolean(),
+                lines=integer(1, 500),
+                namespace=NAMESPACE,
+            ),
             self.tail,
         )
         self.add_tool(
             "grep",
             "Log lines containing a text ('a|b' = either; case-insensitive): the last "
             "`limit` matches (first ones with last=false), after `since` if given.",
-            {
-                "properties": {
-                    "pod": pod,
-                    "pattern": {"type": "string", "maxLength": 100},
-                    "container": container,
-                    "previous": previous,
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-                    "last": {"type": "boolean"},
-                    "since": {
-                        "type": "string",
-                        "maxLength": 40,
-                        "description": "RFC 3339 time; lines stamped earlier are skipped",
-                    },
-                    "namespace": NAMESPACE_PARAMETER,
-                },
-                "required": ["pod", "pattern"],
-            },
+            params(
+                ["pod", "pattern"],
+                pod=NAME,
+                pattern=string(100),
+                container=NAME,
+                previous=boolean(),
+                limit=integer(1, 200),
+                last=boolean(),
+                since=string(40, "RFC 3339 time; lines stamped earlier are skipped"),
+                namespace=NAMESPACE,
+            ),
             self.grep,
         )
         self.add_tool(
             "errors",
             "Error patterns in all containers, current and previous run.",
-            {"properties": {"pod": pod, "namespace": NAMESPACE_PARAMETER}, "required": ["pod"]},
+            params(["pod"], pod=NAME, namespace=NAMESPACE),
             self.errors,
         )
 

@@ -22,6 +22,7 @@ from kubelens.skills.cluster.common import (
     sort_problem_first,
 )
 from kubelens.skills.cluster.source import ClusterSource
+from kubelens.skills.params import NAME, params
 
 PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
 SNAPSHOT_NODES = 20
@@ -38,9 +39,12 @@ class NodesSkill(ClusterSkill):
     def __init__(self, source: ClusterSource, namespace: str | None = None) -> None:
         super().__init__(source, namespace)
         self.add_tool(
-            "list_nodes", "Every node: ready, pressure, usage of allocatable.", {}, self.list_nodes
+            "list_nodes",
+            "Every node: ready, pressure, usage of allocatable.",
+            params(),
+            self.list_nodes,
         )
-        name = {"properties": {"name": {"type": "string", "maxLength": 253}}, "required": ["name"]}
+        name = params(["name"], name=NAME)
         self.add_tool(
             "describe_node",
             "One node: conditions, taints, capacity, requests of all its pods.",

@@ -13,7 +13,6 @@ from kubelens.skills.base import Finding
 from kubelens.skills.cluster.common import (
     CONFIG_ERROR_REASONS,
     IMAGE_PULL_REASONS,
-    NAMESPACE_PARAMETER,
     ClusterSkill,
     condition,
     container_specs,
@@ -35,9 +34,11 @@ from kubelens.skills.cluster.common import (
 )
 from kubelens.skills.cluster.podspec import pod_spec_view
 from kubelens.skills.cluster.source import KINDS, ClusterSource, ClusterSourceError
+from kubelens.skills.params import NAME, NAMESPACE, enum, integer, params, string
 
 #: Problem pods described in full in a snapshot; the rest are counted.
 SNAPSHOT_PROBLEM_PODS = 15
+POD_PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 _EVICTED_RESOURCE = re.compile(r"low on resource:\s*([\w-]+)")
 
 
@@ -57,52 +58,26 @@ class PodsSkill(ClusterSkill):
         self.add_tool(
             "list_pods",
             "Pods, problems first. With node: every pod on that node, of every namespace.",
-            {
-                "properties": {
-                    "phase": {
-                        "type": "string",
-                        "enum": ["Pending", "Running", "Succeeded", "Failed", "Unknown"],
-                    },
-                    "node": {"type": "string", "maxLength": 253},
-                    "namespace": NAMESPACE_PARAMETER,
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 200},
-                }
-            },
+            params(phase=enum(POD_PHASES), node=NAME, namespace=NAMESPACE, limit=integer(1, 200)),
             self.list_pods,
         )
         self.add_tool(
             "describe_pod",
             "One pod: containers, states, resources, conditions.",
-            {
-                "properties": {
-                    "name": {"type": "string", "maxLength": 253},
-                    "namespace": NAMESPACE_PARAMETER,
-                },
-                "required": ["name"],
-            },
+            params(["name"], name=NAME, namespace=NAMESPACE),
             self.describe_pod,
         )
         self.add_tool(
             "problem_pods",
             "Pods not ready, restarting, pending or failed.",
-            {
-                "properties": {
-                    "namespace": NAMESPACE_PARAMETER,
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
-                }
-            },
+            params(namespace=NAMESPACE, limit=integer(1, 100)),
             self.problem_pods,
         )
         self.add_tool(
             "pod_by_uid",
             "Name the pod behind a pod UID or container ID (as cgroups and processes show "
             "them), in any namespace: namespace, node and owner chain.",
-            {
-                "properties": {
-                    "uid": {"type": "string", "maxLength": 100},
-                    "container_id": {"type": "string", "maxLength": 200},
-                }
-            },
+            params(uid=string(100), container_id=string(200)),
             self.pod_by_uid,
         )
 

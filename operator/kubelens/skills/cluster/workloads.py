@@ -82,7 +82,7 @@ class WorkloadsSkill(ClusterSkill):
         self.add_tool(
             "storage_classes",
             "Every StorageClass: default, provisioner, binding mode.",
-            {},
+            params(),
             self.storage_classes,
         )
         self.add_tool(
