@@ -289,116 +289,135 @@ def config_references(pod: Mapping[str, Any]) -> list[str]:
 
 
 def pod_findings(pod: Mapping[str, Any]) -> list[Finding]:
-    """Categorical anomalies of one pod, most specific first, at most one per container."""
-    namespace, pod_name = namespace_of(pod), name_of(pod)
-    subject = Subject(kind="Pod", name=pod_name, namespace=namespace)
-    status, spec = section(pod, "status"), section(pod, "spec")
-    node = spec.get("nodeName")
-    where = f"pod {namespace}/{pod_name}" + (f" on node {node}" if node else "")
-    base_evidence: dict[str, Any] = {
-        "pod": pod_name,
-        "namespace": namespace,
-        "node": node,
-        "pod_uid": meta(pod).get("uid"),
-    }
-    found: list[Finding] = []
+    """Categorical anomalies of one pod, most specific first, at most one per container.
 
-    if status.get("reason") == "Evicted":
-        message = str(status.get("message") or "")
-        resource = _EVICTED_RESOURCE.search(message)
-        found.append(
-            Finding(
-                anomaly_type=anomalies.POD_EVICTED,
-                severity=Severity.WARNING,
-                subject=subject,
-                observation=f"{where} was evicted: {short(message)}",
-                hypothesis="the kubelet evicted it to relieve node resource pressure",
-                context=where,
-                evidence={
-                    **base_evidence,
-                    "message": short(message),
-                    "resource": resource.group(1) if resource else None,
-                },
-            )
+    An eviction is the whole story; otherwise the scheduler's refusal and each container's
+    finding, and only when none of those fired, failing probes.
+    """
+    view = _Pod.of(pod)
+    evicted = _evicted(view)
+    if evicted is not None:
+        return [evicted]
+    found = [f for f in (_unschedulable(view), *_container_findings(view)) if f is not None]
+    if not found:
+        probes = _probe_failure(view)
+        if probes is not None:
+            found.append(probes)
+    return found
+
+
+@dataclass
+class _Pod:
+    """One pod as the finding rules read it: who it is, where it runs, its containers."""
+
+    pod: Mapping[str, Any]
+    status: Mapping[str, Any]
+    specs: Mapping[str, Mapping[str, Any]]
+    subject: Subject
+    where: str
+    evidence: dict[str, Any]
+
+    @classmethod
+    def of(cls, pod: Mapping[str, Any]) -> _Pod:
+        namespace, pod_name = namespace_of(pod), name_of(pod)
+        node = section(pod, "spec").get("nodeName")
+        return cls(
+            pod=pod,
+            status=section(pod, "status"),
+            specs=container_specs(pod),
+            subject=Subject(kind="Pod", name=pod_name, namespace=namespace),
+            where=f"pod {namespace}/{pod_name}" + (f" on node {node}" if node else ""),
+            evidence={
+                "pod": pod_name,
+                "namespace": namespace,
+                "node": node,
+                "pod_uid": meta(pod).get("uid"),
+            },
         )
-        return found
 
-    scheduled = condition(pod, "PodScheduled")
-    if (
-        status.get("phase") == "Pending"
+    def finding(
+        self, anomaly_type: str, observation: str, hypothesis: str, **evidence: Any
+    ) -> Finding:
+        return Finding(
+            anomaly_type=anomaly_type,
+            severity=Severity.WARNING,
+            subject=self.subject,
+            observation=observation,
+            hypothesis=hypothesis,
+            context=self.where,
+            evidence={**self.evidence, **evidence},
+        )
+
+
+def _evicted(p: _Pod) -> Finding | None:
+    if p.status.get("reason") != "Evicted":
+        return None
+    message = str(p.status.get("message") or "")
+    resource = _EVICTED_RESOURCE.search(message)
+    return p.finding(
+        anomalies.POD_EVICTED,
+        f"{p.where} was evicted: {short(message)}",
+        "the kubelet evicted it to relieve node resource pressure",
+        message=short(message),
+        resource=resource.group(1) if resource else None,
+    )
+
+
+def _unschedulable(p: _Pod) -> Finding | None:
+    scheduled = condition(p.pod, "PodScheduled")
+    if not (
+        p.status.get("phase") == "Pending"
         and scheduled
         and scheduled.get("status") == "False"
         and scheduled.get("reason") == "Unschedulable"
     ):
-        message = str(scheduled.get("message") or "")
-        found.append(
-            Finding(
-                anomaly_type=anomalies.POD_PENDING,
-                severity=Severity.WARNING,
-                subject=subject,
-                observation=f"{where} is Pending, unschedulable: {short(message)}",
-                hypothesis=(
-                    "the scheduler finds no node that fits the pod's requests or constraints"
-                ),
-                context=where,
-                evidence={
-                    **base_evidence,
-                    "reason": "Unschedulable",
-                    "message": short(message),
-                    "claims": claim_names(pod),
-                    "requests": {
-                        n: resources(c).get("requests", {}) for n, c in container_specs(pod).items()
-                    },
-                },
-            )
-        )
+        return None
+    message = str(scheduled.get("message") or "")
+    return p.finding(
+        anomalies.POD_PENDING,
+        f"{p.where} is Pending, unschedulable: {short(message)}",
+        "the scheduler finds no node that fits the pod's requests or constraints",
+        reason="Unschedulable",
+        message=short(message),
+        claims=claim_names(p.pod),
+        requests={n: resources(c).get("requests", {}) for n, c in p.specs.items()},
+    )
 
-    specs = container_specs(pod)
-    for container_status in container_statuses(pod):
-        finding = _container_finding(container_status, specs, subject, where, base_evidence)
-        if finding is not None:
-            found.append(finding)
 
-    if not found and _running_unready_with_restarts(pod, specs):
-        unready = [str(s.get("name")) for s in container_statuses(pod) if not s.get("ready")]
-        found.append(
-            Finding(
-                anomaly_type=anomalies.PROBE_FAILURE,
-                severity=Severity.WARNING,
-                subject=subject,
-                observation=(
-                    f"{where} is Running but not Ready (containers {', '.join(unready)}) "
-                    f"and has restarted {sum_restarts(pod)} times"
-                ),
-                hypothesis="its liveness/readiness probes fail, so it is restarted and kept out "
-                "of service",
-                context=where,
-                evidence={
-                    **base_evidence,
-                    "containers": unready,
-                    "restarts": sum_restarts(pod),
-                    "lastTerminated": {
-                        str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
-                        for s in container_statuses(pod)
-                        if section(section(s, "lastState"), "terminated")
-                    },
-                },
-            )
-        )
-    return found
+def _container_findings(p: _Pod) -> list[Finding | None]:
+    return [_container_finding(status, p) for status in container_statuses(p.pod)]
+
+
+def _probe_failure(p: _Pod) -> Finding | None:
+    if not _running_unready_with_restarts(p):
+        return None
+    statuses = container_statuses(p.pod)
+    unready = [str(s.get("name")) for s in statuses if not s.get("ready")]
+    restarts = sum_restarts(p.pod)
+    return p.finding(
+        anomalies.PROBE_FAILURE,
+        f"{p.where} is Running but not Ready (containers {', '.join(unready)}) "
+        f"and has restarted {restarts} times",
+        "its liveness/readiness probes fail, so it is restarted and kept out of service",
+        containers=unready,
+        restarts=restarts,
+        lastTerminated={
+            str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
+            for s in statuses
+            if section(section(s, "lastState"), "terminated")
+        },
+    )
 
 
 def sum_restarts(pod: Mapping[str, Any]) -> int:
     return sum(int(s.get("restartCount") or 0) for s in container_statuses(pod))
 
 
-def _running_unready_with_restarts(
-    pod: Mapping[str, Any], specs: Mapping[str, Mapping[str, Any]]
-) -> bool:
-    if section(pod, "status").get("phase") != "Running" or sum_restarts(pod) == 0:
+def _running_unready_with_restarts(p: _Pod) -> bool:
+    if p.status.get("phase") != "Running" or sum_restarts(p.pod) == 0:
         return False
-    for container_status in container_statuses(pod):
-        spec = specs.get(str(container_status.get("name"))) or {}
+    for container_status in container_statuses(p.pod):
+        spec = p.specs.get(str(container_status.get("name"))) or {}
         probed = "livenessProbe" in spec or "readinessProbe" in spec
         if probed and not container_status.get("ready"):
             return True
@@ -433,15 +452,9 @@ class _Container:
         )
 
 
-def _container_finding(
-    status: Mapping[str, Any],
-    specs: Mapping[str, Mapping[str, Any]],
-    subject: Subject,
-    where: str,
-    base_evidence: Mapping[str, Any],
-) -> Finding | None:
+def _container_finding(status: Mapping[str, Any], p: _Pod) -> Finding | None:
     name = str(status.get("name"))
-    spec = specs.get(name) or {}
+    spec = p.specs.get(name) or {}
     state = section(status, "state")
     restart_count = int(status.get("restartCount") or 0)
     container = _Container(
@@ -453,9 +466,9 @@ def _container_finding(
         last=section(section(status, "lastState"), "terminated"),
         restart_count=restart_count,
         memory_limit=resources(spec).get("limits", {}).get("memory"),
-        subject=subject,
-        where=where,
-        evidence={**base_evidence, "container": name, "restartCount": restart_count},
+        subject=p.subject,
+        where=p.where,
+        evidence={**p.evidence, "container": name, "restartCount": restart_count},
     )
     for rule in (_oom_killed, _image_pull, _config_error, _crash_loop):
         found = rule(container)
