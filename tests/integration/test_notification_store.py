@@ -7,7 +7,7 @@ from typing import Any
 from kubelens.kube import CustomObjects
 from kubelens.models import Notification, NotificationState, Severity, Subject
 from kubelens.notifications import publish
-from kubelens.ports.notifications import NotificationResources
+from kubelens.ports.notifications import NotificationResources, Transition
 from tests.support.fixtures import KubeEnv
 
 INSTALL = "kubelens"
@@ -52,7 +52,7 @@ async def test_repeats_bump_the_count_and_unresolved_holds_are_released(
     assert again.id == first.id and again.count == 2
     view = store(objects, kube_env, None)
     [held] = await view.list(NotificationState.UNREAD)
-    await view.transition([held.id], NotificationState.ACKNOWLEDGED, "looking")
+    await view.transition([held.id], Transition(NotificationState.ACKNOWLEDGED, "looking"))
     # A restarted run of the same investigation sees what it held as unread again.
     assert [n.id for n in await store(objects, kube_env, None).list(
         NotificationState.UNREAD)] == [held.id]

@@ -41,7 +41,11 @@ from kubelens.models import (
     ToolResult,
     ToolStatus,
 )
-from kubelens.ports.notifications import InMemoryNotificationStore, NotificationStore
+from kubelens.ports.notifications import (
+    InMemoryNotificationStore,
+    NotificationStore,
+    Transition,
+)
 from kubelens.ports.operators import InProcessOperators, Operators
 from kubelens.redact import redact
 from kubelens.skills import node_skills
@@ -283,7 +287,8 @@ class _Run:
         status = str(args["status"])
         if status not in ("acknowledged", "resolved"):
             return ToolResult.fail("status must be 'acknowledged' or 'resolved'")
-        moved = await self.store.transition(ids, _STATES[status], str(args.get("reason", "")))
+        change = Transition(_STATES[status], str(args.get("reason", "")))
+        moved = await self.store.transition(ids, change)
         unknown = sorted(set(ids) - set(moved))
         if unknown and not moved:
             return ToolResult.fail(f"no such notifications: {', '.join(unknown)}")
@@ -373,9 +378,10 @@ class _Run:
         duplicate = self._duplicate_of(insight)
         if duplicate is not None:
             return ToolResult.ok({"insight_id": duplicate.id, "note": "already recorded"})
-        await self.store.transition(
-            ids, NotificationState.RESOLVED, f"cited by insight {insight.id}", insight_id=insight.id
+        resolved = Transition(
+            NotificationState.RESOLVED, f"cited by insight {insight.id}", insight.id
         )
+        await self.store.transition(ids, resolved)
         self.result.insights.append(insight)
         await self.emit("insight", insight=insight)
         return ToolResult.ok({"insight_id": insight.id, "resolved": ids})

@@ -13,6 +13,7 @@ import asyncio
 import builtins
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kubelens.models import Notification, NotificationState, utcnow
@@ -20,6 +21,16 @@ from kubelens.notifications import from_resource, namespace_for, publish
 from kubelens.resources import NOTIFICATIONS, KubeError, ResourceClient
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where notifications move and why: the new state, the reason recorded on them and
+    the insight that resolved them, if one did."""
+
+    state: NotificationState
+    reason: str
+    insight_id: str | None = None
 
 
 class NotificationStore(Protocol):
@@ -31,14 +42,8 @@ class NotificationStore(Protocol):
         """Record notifications raised during the run; repeats of a fingerprint merge."""
         ...
 
-    async def transition(
-        self,
-        ids: Sequence[str],
-        state: NotificationState,
-        reason: str,
-        insight_id: str | None = None,
-    ) -> builtins.list[str]:
-        """Move notifications to ``state``; returns the ids that exist and moved."""
+    async def transition(self, ids: Sequence[str], change: Transition) -> builtins.list[str]:
+        """Move notifications as ``change`` says; returns the ids that exist and moved."""
         ...
 
 
@@ -70,23 +75,17 @@ class InMemoryNotificationStore:
         async with self._lock:
             return [self._merge(n) for n in notifications]
 
-    async def transition(
-        self,
-        ids: Sequence[str],
-        state: NotificationState,
-        reason: str,
-        insight_id: str | None = None,
-    ) -> builtins.list[str]:
+    async def transition(self, ids: Sequence[str], change: Transition) -> builtins.list[str]:
         moved = []
         async with self._lock:
             for notification_id in ids:
                 notification = self._by_id.get(notification_id)
                 if notification is None:
                     continue
-                notification.state = state
-                notification.reason = reason or notification.reason
-                if insight_id:
-                    notification.insight_id = insight_id
+                notification.state = change.state
+                notification.reason = change.reason or notification.reason
+                if change.insight_id:
+                    notification.insight_id = change.insight_id
                 moved.append(notification_id)
         return moved
 
@@ -162,13 +161,7 @@ class NotificationResources:
             stored.append(result)
         return stored
 
-    async def transition(
-        self,
-        ids: Sequence[str],
-        state: NotificationState,
-        reason: str,
-        insight_id: str | None = None,
-    ) -> builtins.list[str]:
+    async def transition(self, ids: Sequence[str], change: Transition) -> builtins.list[str]:
         if any(i not in self._where for i in ids):
             await self.list()
         moved = []
@@ -176,11 +169,14 @@ class NotificationResources:
             namespace = self._where.get(notification_id)
             if namespace is None:
                 continue
-            status: dict[str, Any] = {"state": state.value, "investigation": self.investigation}
-            if reason:
-                status["reason"] = reason[:500]
-            if insight_id:
-                status["insightId"] = insight_id
+            status: dict[str, Any] = {
+                "state": change.state.value,
+                "investigation": self.investigation,
+            }
+            if change.reason:
+                status["reason"] = change.reason[:500]
+            if change.insight_id:
+                status["insightId"] = change.insight_id
             try:
                 await self.objects.patch_status(NOTIFICATIONS, namespace, notification_id, status)
             except KubeError as exc:
@@ -203,9 +199,6 @@ class NotificationResources:
                     held.append(obj["metadata"]["name"])
                     self._where[obj["metadata"]["name"]] = namespace
         if held:
-            await self.transition(
-                held,
-                NotificationState.UNREAD,
-                f"released: investigation {self.investigation} ended without resolving it",
-            )
+            reason = f"released: investigation {self.investigation} ended without resolving it"
+            await self.transition(held, Transition(NotificationState.UNREAD, reason))
         return held
