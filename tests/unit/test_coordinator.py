@@ -279,15 +279,15 @@ def _no_proxy(monkeypatch: Any) -> None:
 
 
 def test_oversized_operator_results_drop_the_largest_snapshots_not_the_json() -> None:
-    from kubelens.coordinator.core import _fit_operator_views
     from kubelens.models import OperatorResult, ToolStatus
+    from kubelens.skills.fit import fit_operator_results
 
     results = [
         OperatorResult(skill=f"s{i}", source="n1", status=ToolStatus.OK, summary=f"r{i}",
                        snapshot={"rows": ["x" * 100] * (10 * (i + 1))})
         for i in range(6)
     ]
-    views = _fit_operator_views(results, 20_000)
+    views = fit_operator_results(results, 20_000)
     assert len(json.dumps(views)) <= 20_000
     assert [v["summary"] for v in views] == [f"r{i}" for i in range(6)]
     omitted = [v["skill"] for v in views if "omitted" in v["snapshot"]]

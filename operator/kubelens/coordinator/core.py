@@ -50,6 +50,7 @@ from kubelens.ports.operators import InProcessOperators, Operators
 from kubelens.redact import redact
 from kubelens.skills import node_skills
 from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, Skill, cap_result
+from kubelens.skills.fit import fit_notifications, fit_operator_results
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +278,7 @@ class _Run:
             return ToolResult.empty(f"no {status} notifications")
         ranked = sorted(notifications, key=lambda n: n.severity.rank, reverse=True)
         self.ledger.saw(ranked)
-        payload = _fit_notifications(
+        payload = fit_notifications(
             [_notification_view(n) for n in ranked[:50]], len(notifications), DEFAULT_RESULT_CAP
         )
         return cap_result(ToolResult.ok(payload), DEFAULT_RESULT_CAP, hint="filter by status")
@@ -308,7 +309,7 @@ class _Run:
         done, _ = await asyncio.wait(tasks, timeout=OPERATOR_WAIT_SECONDS)
         results = self._collect(done)
         still = len(tasks) - len(done)
-        payload: dict[str, Any] = {"results": _fit_operator_views(results, OPERATOR_RESULTS_CAP)}
+        payload: dict[str, Any] = {"results": fit_operator_results(results, OPERATOR_RESULTS_CAP)}
         if still:
             payload["still_running"] = still
             payload["note"] = "results of running operators arrive in a later turn"
@@ -347,7 +348,7 @@ class _Run:
             {
                 "role": "user",
                 "content": "Operator results that finished since your last turn (data):\n"
-                + json.dumps(_fit_operator_views(results, OPERATOR_RESULTS_CAP), default=str),
+                + json.dumps(fit_operator_results(results, OPERATOR_RESULTS_CAP), default=str),
             }
         )
 
@@ -500,51 +501,6 @@ def _notification_view(notification: Notification) -> dict[str, Any]:
         view["evidence"] = notification.snapshots[-1].data
     redacted: dict[str, Any] = redact(view)
     return redacted
-
-
-def _fit_notifications(items: list[dict[str, Any]], total: int, cap: int) -> dict[str, Any]:
-    """As many whole notifications as fit ``cap``, most severe first.
-
-    Cutting the JSON text instead would hand the model (and the rule-based analyst,
-    which parses it) a string in place of a list: evidence goes first, then the least
-    severe notifications, and the answer says what was left out.
-    """
-    payload: dict[str, Any] = {"notifications": items, "total": total}
-    if len(json.dumps(payload, default=str)) <= cap:
-        return payload
-    payload["notifications"] = items = [
-        {k: v for k, v in item.items() if k != "evidence"} for item in items
-    ]
-    while True:
-        payload["note"] = (
-            f"evidence left out and {total - len(items)} of {total} notification(s) omitted "
-            "to fit; filter by status, and read the evidence with call_skill"
-        )
-        # A little room: one more omitted notification may lengthen the note by a digit.
-        if len(items) <= 1 or len(json.dumps(payload, default=str)) <= cap - 8:
-            return payload
-        items.pop()
-
-
-def _operator_view(result: OperatorResult) -> dict[str, Any]:
-    return result.wire()
-
-
-def _fit_operator_views(results: Sequence[OperatorResult], cap: int) -> list[dict[str, Any]]:
-    """Whole results within ``cap`` characters: the largest snapshots give way first (with
-    a note saying how to get them), so what remains is always valid, readable JSON."""
-    views = [_operator_view(r) for r in results]
-    sizes = [len(json.dumps(v.get("snapshot"), default=str)) for v in views]
-    total = sum(len(json.dumps(v, default=str)) for v in views)
-    for index in sorted(range(len(views)), key=lambda i: sizes[i], reverse=True):
-        if total <= cap or "snapshot" not in views[index]:
-            break
-        views[index]["snapshot"] = {
-            "omitted": f"{sizes[index]} characters; invoke this skill alone or use "
-            "call_skill for detail"
-        }
-        total -= sizes[index] - len(json.dumps(views[index]["snapshot"]))
-    return views
 
 
 def _short(exc: BaseException) -> str:

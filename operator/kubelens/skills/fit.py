@@ -10,16 +10,23 @@ A model reads what survives a cut, so the cut decides what it can know:
 * **Logs are read newest-last**: a list under a key in :data:`NEWEST_LAST` (log lines)
   loses its oldest entries; every other list loses its tail (they are sorted most
   relevant first). Each cut says how many entries were left out, under ``cut``.
+
+Two shapes the coordinator hands the model keep their items whole instead:
+
+* **Operator results** (:func:`fit_operator_results`): the largest snapshots give way
+  first, replaced by a note; skill, status and summary always stay.
+* **Notifications** (:func:`fit_notifications`): their evidence goes first, then the least
+  severe notifications; the answer says how many were left out.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubelens.models import ToolResult
+from kubelens.models import OperatorResult, ToolResult
 
 #: Longest single text value kept whole (messages, command lines, annotation values).
 VALUE_CAP = 2_000
@@ -138,3 +145,43 @@ def fit_result(result: ToolResult, budget: int, hint: str = "") -> ToolResult:
         text = json.dumps(data, default=str)
         fitted = {"partial": text[:target], "cut": [f"output cut from {len(text)} characters"]}
     return ToolResult(status=result.status, data=fitted, truncated=True)
+
+
+def fit_operator_results(results: Sequence[OperatorResult], budget: int) -> list[dict[str, Any]]:
+    """Whole operator results within ``budget`` characters: the largest snapshots give way
+    first (with a note saying how to get them), so what remains is always valid JSON."""
+    views = [r.wire() for r in results]
+    sizes = [_size(v.get("snapshot")) for v in views]
+    total = sum(_size(v) for v in views)
+    for index in sorted(range(len(views)), key=lambda i: sizes[i], reverse=True):
+        if total <= budget or "snapshot" not in views[index]:
+            break
+        views[index]["snapshot"] = {
+            "omitted": f"{sizes[index]} characters; invoke this skill alone or use "
+            "call_skill for detail"
+        }
+        total -= sizes[index] - len(json.dumps(views[index]["snapshot"]))
+    return views
+
+
+def fit_notifications(items: list[dict[str, Any]], total: int, budget: int) -> dict[str, Any]:
+    """As many whole notifications as fit ``budget``, most severe first (``items`` is ranked).
+
+    Evidence goes first, then the least severe notifications, and the answer says what was
+    left out: a list stays a list (the rule-based analyst reads it too).
+    """
+    payload: dict[str, Any] = {"notifications": items, "total": total}
+    if _size(payload) <= budget:
+        return payload
+    payload["notifications"] = items = [
+        {k: v for k, v in item.items() if k != "evidence"} for item in items
+    ]
+    while True:
+        payload["note"] = (
+            f"evidence left out and {total - len(items)} of {total} notification(s) omitted "
+            "to fit; filter by status, and read the evidence with call_skill"
+        )
+        # A little room: one more omitted notification may lengthen the note by a digit.
+        if len(items) <= 1 or _size(payload) <= budget - 8:
+            return payload
+        items.pop()
