@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -43,7 +43,7 @@ Command = Callable[[Settings, argparse.Namespace], int]
 def _add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
     for name in config.fields_for(command):
         info = Settings.model_fields[name]
-        flag = "--" + name.replace("_", "-")
+        flags = config.flags_of(name)
         envs = " or ".join(config.env_names(name))
         default = info.default
         if isinstance(default, list):
@@ -52,7 +52,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
         choices = get_args(info.annotation) if "Literal" in str(info.annotation) else None
         if info.annotation is bool:
             parser.add_argument(
-                flag,
+                *flags,
                 dest=name,
                 action=argparse.BooleanOptionalAction,
                 default=argparse.SUPPRESS,
@@ -60,7 +60,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser, command: str) -> None:
             )
         else:
             parser.add_argument(
-                flag,
+                *flags,
                 dest=name,
                 default=argparse.SUPPRESS,
                 choices=choices or None,
@@ -301,14 +301,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def parse(
+    argv: Sequence[str] | None, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, argparse.Namespace]:
+    """The settings and arguments of a command line (flags beat ``environ``)."""
+    args = build_parser().parse_args(argv)
     flags: dict[str, Any] = {
         key: value for key, value in vars(args).items() if key in Settings.model_fields
     }
+    return config.load(flags, environ), args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     try:
-        settings = config.load(flags)
+        settings, args = parse(argv)
     except SettingsError as exc:
         return _fail(str(exc))
     logging.basicConfig(

@@ -28,13 +28,25 @@ RUNNERS = (INVESTIGATE, OPERATOR, REPLAY, EVAL)  # commands that run the coordin
 LOCAL_RUNS = (INVESTIGATE, REPLAY, EVAL)  # runs whose options come from flags, not a spec
 
 
-def _opt(default: Any, help: str, *commands: str, env: tuple[str, ...] = (), **bounds: Any) -> Any:
-    """A setting: its default, its help text, the subcommands that take it."""
+def _opt(
+    default: Any,
+    help: str,
+    *commands: str,
+    env: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
+    **bounds: Any,
+) -> Any:
+    """A setting: its default, its help text, the subcommands that take it; ``env`` and
+    ``flags`` are older names still accepted besides ``KUBELENS_<NAME>`` and ``--<name>``."""
     return Field(
         default,
         description=help,
         **bounds,
-        json_schema_extra={"commands": list(commands), "env_aliases": list(env)},
+        json_schema_extra={
+            "commands": list(commands),
+            "env_aliases": list(env),
+            "flag_aliases": list(flags),
+        },
     )
 
 
@@ -97,14 +109,10 @@ class Settings(BaseModel):
     )
     namespace: str = _opt(
         "",
-        "investigate: the cluster namespace to investigate with the cluster skills (needs a "
-        "kubeconfig); record: the namespace to record (default: the kubeconfig context's); "
-        "operator/agent/webhook: the namespace kubelens is installed in.",
+        "The cluster namespace to investigate with the cluster skills (needs a kubeconfig), "
+        "or to record (record's default: the kubeconfig context's).",
         INVESTIGATE,
         RECORD,
-        OPERATOR,
-        AGENT,
-        WEBHOOK,
     )
     node_skills: bool = _opt(
         False, "With --namespace, also run the node skills on this machine.", INVESTIGATE
@@ -140,6 +148,18 @@ class Settings(BaseModel):
         True,
         "Also copy this machine's /proc and cgroup files (and disk usage) as host samples.",
         RECORD,
+    )
+
+    # --- in the cluster -----------------------------------------------------------
+    install_namespace: str = _opt(
+        "",
+        "The namespace kubelens is installed in: node-level Notifications live there and the "
+        "operator finds its agents there (the chart sets KUBELENS_NAMESPACE to the release "
+        "namespace).",
+        OPERATOR,
+        AGENT,
+        env=("KUBELENS_NAMESPACE",),
+        flags=("--namespace",),
     )
 
     # --- operator ----------------------------------------------------------------
@@ -243,6 +263,11 @@ def env_names(field: str) -> list[str]:
     return [ENV_PREFIX + field.upper(), *_extra(field, "env_aliases")]
 
 
+def flags_of(field: str) -> list[str]:
+    """``--<name>`` and the older flags the setting still answers to."""
+    return ["--" + field.replace("_", "-"), *_extra(field, "flag_aliases")]
+
+
 def commands_of(field: str) -> list[str]:
     return _extra(field, "commands")
 
@@ -301,9 +326,9 @@ def configuration_markdown() -> str:
             default = ",".join(default)
         shown = f"`{default}`" if default not in ("", None) else "(empty)"
         envs = ", ".join(f"`{e}`" for e in env_names(name))
+        flags = ", ".join(f"`{f}`" for f in flags_of(name))
         lines.append(
-            f"| `--{name.replace('_', '-')}` | {envs} | {shown} | "
-            f"{', '.join(commands_of(name))} | {info.description} |"
+            f"| {flags} | {envs} | {shown} | {', '.join(commands_of(name))} | {info.description} |"
         )
     lines.append("")
     lines.append(

@@ -110,7 +110,7 @@ def register_tokens(emulator: Emulator) -> None:
 def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "node_name": "node-a",
-        "namespace": INSTALL_NS,
+        "install_namespace": INSTALL_NS,
         "operator_service_account": OPERATOR_SA,
         "agent_token": STATIC_TOKEN,
         "agent_interval": 60.0,

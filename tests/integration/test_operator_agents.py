@@ -48,7 +48,7 @@ def operator_env(
 def agent_for(env: KubeEnv) -> ThreadedAgent:
     from kubelens.agent.runner import AgentServer, build_agent
 
-    settings = Settings(node_name=NODE, namespace=env.namespace,
+    settings = Settings(node_name=NODE, install_namespace=env.namespace,
                         operator_service_account=OPERATOR_SA, agent_interval=3600)
     api = emulator_api(env.emulator)
     agent = build_agent(settings, api, skills=node_skills(HostPaths()),

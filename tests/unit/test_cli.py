@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kubelens import config
-from kubelens.cli import main
+from kubelens.cli import main, parse
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,6 +75,24 @@ def test_unreachable_model_fails_with_exit_3_and_one_line() -> None:
     assert "model openai/gpt-4o-mini failed" in done.stderr
     assert "sk-test-not-real" not in done.stderr + done.stdout
     json.loads(done.stdout)  # still one JSON object
+
+
+@pytest.mark.parametrize("command", ["operator", "agent"])
+def test_the_install_namespace_is_its_own_setting_under_its_old_names(command: str) -> None:
+    chart = {"KUBELENS_NAMESPACE": "kubelens"}  # what the chart sets, from the pod's own
+    assert parse([command], chart)[0].install_namespace == "kubelens"
+    newer = {**chart, "KUBELENS_INSTALL_NAMESPACE": "ops"}
+    assert parse([command], newer)[0].install_namespace == "ops"
+    assert parse([command, "--namespace", "ops"], chart)[0].install_namespace == "ops"
+    assert parse([command, "--install-namespace", "ops"], chart)[0].install_namespace == "ops"
+
+
+def test_namespace_is_the_namespace_to_investigate_or_record() -> None:
+    for argv in (["investigate"], ["record", "dir"]):
+        settings, _ = parse([*argv, "--namespace", "shop"], {})
+        assert (settings.namespace, settings.install_namespace) == ("shop", "")
+    assert "namespace" not in config.fields_for("operator")
+    assert "install_namespace" not in config.fields_for("investigate")
 
 
 def test_configuration_doc_is_generated_from_settings() -> None:

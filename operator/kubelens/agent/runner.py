@@ -44,8 +44,8 @@ def node_name(settings: Settings) -> str:
 
 def install_namespace(settings: Settings) -> str:
     """kubelens's namespace: the setting, else the pod's own namespace, else ``default``."""
-    if settings.namespace:
-        return settings.namespace
+    if settings.install_namespace:
+        return settings.install_namespace
     with contextlib.suppress(OSError):
         return (SERVICE_ACCOUNT_DIR / "namespace").read_text().strip() or "default"
     return "default"

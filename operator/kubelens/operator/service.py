@@ -263,7 +263,7 @@ async def _run(
         ctx.objects,
         investigation=ref.name,
         namespace=ref.namespace,
-        install_namespace=ctx.settings.namespace or ref.namespace,
+        install_namespace=ctx.settings.install_namespace or ref.namespace,
         nodes=await involved_nodes(agents, spec),
     )
     coordinator = Coordinator(

@@ -122,7 +122,7 @@ class AgentDirectory:
     def from_settings(cls, settings: Settings, api: Any) -> AgentDirectory:
         return cls(
             api,
-            namespace=settings.namespace or "default",
+            namespace=settings.install_namespace or "default",
             port=settings.agent_port,
             static_token=settings.agent_token,
             token_file=Path(settings.agent_token_file),
