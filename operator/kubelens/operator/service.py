@@ -7,6 +7,7 @@ explicit arguments, so it reads (and is tested) without kopf's machinery.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -21,6 +22,7 @@ from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events,
 from kubelens.models import Insight, RunResult
 from kubelens.operator import status as st
 from kubelens.operator.queue import Queues
+from kubelens.operator.reporter import PostEvent, Reporter
 from kubelens.operator.spec import InvalidSpecError, InvestigationSpec, parse_spec
 from kubelens.operator.status import StatusUpdate
 from kubelens.ports.agents import AgentDirectory, AgentOperators
@@ -32,9 +34,6 @@ from kubelens.skills.base import Skill
 from kubelens.skills.cluster import KubernetesSource, cluster_skill_names, cluster_skills
 
 log = logging.getLogger(__name__)
-
-#: Event poster: (reason, message, warning?) → posts a Kubernetes Event on the object.
-PostEvent = Callable[[str, str, bool], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -123,13 +122,15 @@ async def run_investigation(
         dropped.set_result(requested)
     if not resumed:
         ctx.not_started[ref.key] = dropped
+    reporter = Reporter(functools.partial(_patch, ctx, ref), post_event)
     try:
         await _validate_and_wait(
-            ctx, ref, spec, current_status, stopped, post_event, deleted, dropped
+            ctx, ref, spec, current_status, stopped, reporter, deleted, dropped
         )
     finally:
         if ctx.not_started.get(ref.key) is dropped:
             del ctx.not_started[ref.key]
+        await reporter.close()
 
 
 async def _validate_and_wait(
@@ -138,12 +139,12 @@ async def _validate_and_wait(
     spec: Mapping[str, Any],
     current_status: Mapping[str, Any],
     stopped: Callable[[], Awaitable[Any]],
-    post_event: PostEvent,
+    reporter: Reporter,
     deleted: Callable[[], bool],
     dropped: asyncio.Future[str],
 ) -> None:
     if dropped.done():
-        await _cancelled(ctx, ref, dropped.result(), post_event)
+        await _cancelled(ref, dropped.result(), reporter)
         return
     resumed = current_status.get("phase") == st.Phase.RUNNING.value
     settings = ctx.settings
@@ -152,18 +153,20 @@ async def _validate_and_wait(
             dict(spec), ctx.known_skills, settings.model, settings.model_allowlist
         )
     except InvalidSpecError as exc:
-        await _patch(ctx, ref, st.invalid(str(exc)))
-        await post_event("InvalidSpec", str(exc), True)
+        await reporter.write(st.invalid(str(exc)))
+        reporter.event("InvalidSpec", str(exc), True)
         metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.FAILED.value).inc()
         return
     model = build_model(settings, model_name)
     prior = [Insight.model_validate(i) for i in current_status.get("insights") or []]
+    run = _Turn(ctx, ref, parsed, model, prior, reporter, deleted, dropped)
     if not resumed:
-        ctx.queues[ref.namespace].join(ref.queue_key)
-        await _patch(ctx, ref, st.pending(0, model.name))
-        await post_event("Queued", f"queued for namespace {ref.namespace}'s coordinator", False)
+        queue = ctx.queues[ref.namespace]
+        queue.join(ref.queue_key)
+        run.position = queue.ahead_of(ref.queue_key)
+        await reporter.write(st.pending(run.position, model.name))
+        reporter.event("Queued", f"queued for namespace {ref.namespace}'s coordinator")
         metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.PENDING.value).inc()
-    run = _Turn(ctx, ref, parsed, model, prior, post_event, deleted, dropped)
     await run.wait_then_run(stopped)
 
 
@@ -177,11 +180,13 @@ class _Turn:
     spec: InvestigationSpec
     model: Any
     prior: list[Insight]
-    post_event: PostEvent
+    reporter: Reporter
     deleted: Callable[[], bool]
     dropped: asyncio.Future[str]
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     started: bool = False
+    #: The queue position last reported (-1: none yet).
+    position: int = -1
 
     async def wait_then_run(self, stopped: Callable[[], Awaitable[Any]]) -> None:
         work = asyncio.ensure_future(self._take_turn())
@@ -190,7 +195,7 @@ class _Turn:
             await asyncio.wait({work, stop, self.dropped}, return_when=asyncio.FIRST_COMPLETED)
             if self.dropped.done() and not self.started:
                 await _abandon(work)
-                await _cancelled(self.ctx, self.ref, self.dropped.result(), self.post_event)
+                await _cancelled(self.ref, self.dropped.result(), self.reporter)
             elif work.done():
                 work.result()
             else:
@@ -209,9 +214,7 @@ class _Turn:
             return
         await _abandon(work)
         if self.deleted():
-            await _cancelled(
-                self.ctx, self.ref, "deleted while waiting in the queue", self.post_event
-            )
+            await _cancelled(self.ref, "deleted while waiting in the queue", self.reporter)
 
     async def _take_turn(self) -> None:
         ctx, ref = self.ctx, self.ref
@@ -228,12 +231,14 @@ class _Turn:
                 self.model,
                 self.prior,
                 self.cancel,
-                self.post_event,
+                self.reporter,
                 self.deleted,
             )
 
     async def _report_position(self, position: int) -> None:
-        await _patch(self.ctx, self.ref, st.queued_behind(position))
+        if position != self.position:
+            self.position = position
+            self.reporter.progress(st.queued_behind(position))
 
 
 async def _abandon(work: asyncio.Future[None]) -> None:
@@ -248,23 +253,25 @@ async def _run(
     model: Any,
     prior: list[Insight],
     cancel: asyncio.Event,
-    post_event: PostEvent,
+    reporter: Reporter,
     deleted: Callable[[], bool],
 ) -> None:
-    await _patch(ctx, ref, st.running(model.name))
-    await post_event("Started", f"investigating with {model.name}", False)
-    metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.RUNNING.value).inc()
     agents = (
         ctx.agents.operators(ref.namespace, spec.nodes, spec.node_selector)
         if ctx.agents is not None
         else None
     )
+    _, nodes = await asyncio.gather(
+        reporter.write(st.running(model.name)), involved_nodes(agents, spec)
+    )
+    reporter.event("Started", f"investigating with {model.name}")
+    metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.RUNNING.value).inc()
     store = NotificationResources(
         ctx.objects,
         investigation=ref.name,
         namespace=ref.namespace,
         install_namespace=ctx.settings.install_namespace or ref.namespace,
-        nodes=await involved_nodes(agents, spec),
+        nodes=nodes,
     )
     coordinator = Coordinator(
         model=model,
@@ -276,7 +283,7 @@ async def _run(
     started = time.monotonic()
     result = await coordinator.run(
         investigation_context(ref, spec),
-        listener=_listener(ctx, ref, list(prior), post_event),
+        listener=_listener(reporter, list(prior)),
         prior_insights=prior,
         cancel=cancel,
         options=_run_options(ref, spec),
@@ -284,11 +291,9 @@ async def _run(
     if cancel.is_set() and not deleted():
         # The operator is shutting down: keep the phase and the held notifications, so
         # the next operator process resumes this run and re-reads what it was analysing.
-        await _patch(
-            ctx, ref, StatusUpdate(message="operator restarting; the investigation resumes")
-        )
+        await reporter.write(StatusUpdate(message="operator restarting; the investigation resumes"))
         return
-    await _finish(ctx, ref, store, result, time.monotonic() - started, post_event)
+    await _finish(ref, store, result, time.monotonic() - started, reporter)
 
 
 def investigation_context(ref: InvestigationRef, spec: InvestigationSpec) -> dict[str, Any]:
@@ -317,35 +322,30 @@ def _run_options(ref: InvestigationRef, spec: InvestigationSpec) -> RunOptions:
     )
 
 
-def _listener(
-    ctx: OperatorContext, ref: InvestigationRef, insights: list[Insight], post_event: PostEvent
-) -> Callable[[RunEvent], Awaitable[None]]:
-    """What a run's events do: count tool calls, write the iteration and every insight
-    (at once, so a restart resumes with it and never writes it twice)."""
+def _listener(reporter: Reporter, insights: list[Insight]) -> Callable[[RunEvent], Awaitable[None]]:
+    """What a run's events do: count tool calls, report the iteration as progress, write
+    every insight at once (so a restart resumes with it and never writes it twice)."""
 
     async def listen(event: RunEvent) -> None:
         if event.kind == "tool":
             metrics.TOOL_CALLS.labels(event.data["tool"], event.data["status"]).inc()
         elif event.kind == "iteration":
-            await _patch(ctx, ref, StatusUpdate(iteration=event.iteration))
+            reporter.progress(StatusUpdate(iteration=event.iteration))
         elif event.kind == "insight":
             insight: Insight = event.data["insight"]
             insights.append(insight)
-            await _patch(ctx, ref, StatusUpdate(insights=insights))
-            await post_event(
-                "Insight", f"[{insight.confidence.value}] {insight.summary}"[:1000], False
-            )
+            await reporter.write(StatusUpdate(insights=insights))
+            reporter.event("Insight", f"[{insight.confidence.value}] {insight.summary}"[:1000])
 
     return listen
 
 
 async def _finish(
-    ctx: OperatorContext,
     ref: InvestigationRef,
     store: NotificationResources,
     result: RunResult,
     seconds: float,
-    post_event: PostEvent,
+    reporter: Reporter,
 ) -> None:
     try:
         await store.release()
@@ -353,9 +353,9 @@ async def _finish(
         log.warning("could not release notifications of %s/%s: %s", ref.namespace, ref.name, exc)
     _observe(ref, result, seconds)
     final = st.finished(result)
-    await _patch(ctx, ref, final)
+    await reporter.write(final)
     phase = st.OUTCOME_PHASE[result.outcome]
-    await post_event(phase.value, final.message or "", phase is not st.Phase.SUCCEEDED)
+    reporter.event(phase.value, final.message or "", phase is not st.Phase.SUCCEEDED)
 
 
 async def involved_nodes(
@@ -383,15 +383,13 @@ def build_operators(
     return cluster if agents is None else CompositeOperators([cluster, agents])
 
 
-async def _cancelled(
-    ctx: OperatorContext, ref: InvestigationRef, message: str, post_event: PostEvent
-) -> None:
+async def _cancelled(ref: InvestigationRef, message: str, reporter: Reporter) -> None:
     try:
-        await _patch(ctx, ref, st.cancelled(message))
+        await reporter.write(st.cancelled(message))
     except KubeError as exc:
         if not exc.not_found:
             raise
-    await post_event("Cancelled", message, False)
+    reporter.event("Cancelled", message)
     metrics.INVESTIGATIONS.labels(ref.namespace, st.Phase.CANCELLED.value).inc()
 
 

@@ -113,6 +113,9 @@ class NotificationResources:
         self.install_namespace = install_namespace
         self.nodes = set(nodes) if nodes is not None else None
         self._where: dict[str, str] = {}
+        #: What this Investigation may hold (acknowledged, by an earlier attempt or this
+        #: one); None until the first list, when only the server can tell.
+        self._maybe_held: set[str] | None = None
 
     def _in_scope(self, obj: dict[str, Any]) -> bool:
         if obj["metadata"].get("namespace") == self.namespace:
@@ -127,11 +130,14 @@ class NotificationResources:
         ):
             # Held by an earlier attempt of this same investigation: not yet analysed.
             notification.state = NotificationState.UNREAD
+            self._maybe_held = (self._maybe_held or set()) | {notification.id}
         return notification
 
     async def list(self, state: NotificationState | None = None) -> list[Notification]:
         namespaces = dict.fromkeys([self.namespace, self.install_namespace])
         found: list[Notification] = []
+        if self._maybe_held is None:
+            self._maybe_held = set()
         for namespace in namespaces:
             for obj in await self.objects.list(NOTIFICATIONS, namespace):
                 if not self._in_scope(obj):
@@ -184,10 +190,14 @@ class NotificationResources:
                     continue
                 raise
             moved.append(notification_id)
+        if change.state is NotificationState.ACKNOWLEDGED:
+            self._maybe_held = (self._maybe_held or set()) | set(moved)
         return moved
 
     async def release(self) -> builtins.list[str]:
         """Hand back notifications this investigation acknowledged but did not resolve."""
+        if self._maybe_held == set():
+            return []  # listed, and acknowledged nothing since: nothing to read back
         held = []
         for namespace in dict.fromkeys([self.namespace, self.install_namespace]):
             for obj in await self.objects.list(NOTIFICATIONS, namespace):
