@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from kubelens import anomalies as a_
 from kubelens.analyst.evidence import (
@@ -83,6 +84,15 @@ def events_on_pod(analysis: Analysis, pod: PodKey | None, *reasons: str) -> list
     ]
 
 
+def logs_showing(
+    analysis: Analysis, pod: PodKey | None, pattern: str, types: Sequence[str] = (a_.LOG_ERRORS,)
+) -> list[Item]:
+    """A pod's log notifications that matched one of the logs skill's error patterns."""
+    return [
+        i for i in analysis.on_pod(pod, *types) if (i.evidence.get("patterns") or {}).get(pattern)
+    ]
+
+
 def describe_pod_steps(
     pod: PodKey | None, container: str | None = None, previous: bool = False
 ) -> list[str]:
@@ -139,66 +149,76 @@ def explain_config_error(analysis: Analysis, items: Sequence[Item]) -> Cause | N
     if not errors:
         return None
     first = errors[0]
-    missing = first.evidence.get("missing")
-    if not isinstance(missing, dict):
-        missing = parse_missing_reference(first.message())
-    related = [
-        *analysis.on_pod(first.pod, a_.CRASH_LOOP),
-        *events_on_pod(analysis, first.pod),
-        *[
-            i
-            for i in analysis.on_pod(first.pod, a_.LOG_ERRORS)
-            if (i.evidence.get("patterns") or {}).get("missing_key")
-        ],
-    ]
-    container = container_of(errors)
-    pods = sorted({pod_name(i.pod) for i in errors})
+    cited = [*errors, *_config_error_symptoms(analysis, first.pod)]
     evidence = [
         f"{pod_name(i.pod)}: {i.reason() or 'CreateContainerConfigError'}: {quote(i.message())}"
         for i in errors
     ]
+    missing = _missing_reference(first)
     if missing:
-        namespace = missing.get("namespace") or (first.pod[0] if first.pod else None)
-        target = f"{missing['kind']} {namespace + '/' if namespace else ''}{missing['name']}"
-        if missing.get("key"):
-            root = (
-                f"{target} has no key {missing['key']}, which container "
-                f"{container or '?'} reads, so the kubelet cannot create the container "
-                f"(pods: {', '.join(pods)})"
-            )
-            fix = (
-                f"Add key {missing['key']} to {target}, or correct the key name in the "
-                "pod template; the kubelet retries on its own"
-            )
-        else:
-            root = (
-                f"{target} does not exist, and the pod template references it, so the "
-                f"kubelet cannot create container {container or '?'} "
-                f"(pods: {', '.join(pods)})"
-            )
-            fix = f"Create {target} in the pod's namespace, or fix the reference"
-        kind_cmd = "configmap" if missing["kind"] == "ConfigMap" else "secret"
-        steps = [
-            f"kubectl {kubectl_ns(first.pod)}get {kind_cmd} {missing['name']} -o yaml"
-            if kind_cmd == "configmap"
-            else f"kubectl {kubectl_ns(first.pod)}get secret {missing['name']} "
-            "-o jsonpath='{.data}' | jq 'keys'",
-            fix,
-            *describe_pod_steps(first.pod),
-        ]
-        subject = Subject(kind=missing["kind"], name=missing["name"], namespace=namespace)
-        return Cause(root, HIGH, True, evidence, steps, [*errors, *related], [subject])
+        return _missing_reference_cause(errors, missing, evidence, cited)
     root = (
-        f"container {container or '?'} cannot be created: the kubelet reports "
+        f"container {container_of(errors) or '?'} cannot be created: the kubelet reports "
         f"{first.reason() or 'a configuration error'} ({quote(first.message(), 160)})"
     )
     return Cause(
-        root,
-        MEDIUM,
-        bool(first.message()),
-        evidence,
-        describe_pod_steps(first.pod),
-        [*errors, *related],
+        root, MEDIUM, bool(first.message()), evidence, describe_pod_steps(first.pod), cited
+    )
+
+
+def _config_error_symptoms(analysis: Analysis, pod: PodKey | None) -> list[Item]:
+    """What a container the kubelet cannot create shows besides: back-off, its events,
+    and log lines that name the missing key."""
+    return [
+        *analysis.on_pod(pod, a_.CRASH_LOOP),
+        *events_on_pod(analysis, pod),
+        *logs_showing(analysis, pod, "missing_key"),
+    ]
+
+
+def _missing_reference(item: Item) -> dict[str, Any] | None:
+    """The ConfigMap/Secret (and key) a config error names: from its evidence, else its message."""
+    missing = item.evidence.get("missing")
+    if isinstance(missing, dict):
+        return missing
+    return parse_missing_reference(item.message())
+
+
+def _missing_reference_cause(
+    errors: Sequence[Item], missing: dict[str, Any], evidence: list[str], cited: list[Item]
+) -> Cause:
+    first = errors[0]
+    container = container_of(errors) or "?"
+    pods = ", ".join(sorted({pod_name(i.pod) for i in errors}))
+    namespace = missing.get("namespace") or (first.pod[0] if first.pod else None)
+    target = f"{missing['kind']} {namespace + '/' if namespace else ''}{missing['name']}"
+    if missing.get("key"):
+        root = (
+            f"{target} has no key {missing['key']}, which container "
+            f"{container} reads, so the kubelet cannot create the container "
+            f"(pods: {pods})"
+        )
+        fix = (
+            f"Add key {missing['key']} to {target}, or correct the key name in the "
+            "pod template; the kubelet retries on its own"
+        )
+    else:
+        root = (
+            f"{target} does not exist, and the pod template references it, so the "
+            f"kubelet cannot create container {container} (pods: {pods})"
+        )
+        fix = f"Create {target} in the pod's namespace, or fix the reference"
+    steps = [_show_reference_step(first.pod, missing), fix, *describe_pod_steps(first.pod)]
+    subject = Subject(kind=missing["kind"], name=missing["name"], namespace=namespace)
+    return Cause(root, HIGH, True, evidence, steps, cited, [subject])
+
+
+def _show_reference_step(pod: PodKey | None, missing: dict[str, Any]) -> str:
+    """How to read what the referenced ConfigMap holds, or only the keys of a Secret."""
+    if missing["kind"] == "ConfigMap":
+        return f"kubectl {kubectl_ns(pod)}get configmap {missing['name']} -o yaml"
+    return (
+        f"kubectl {kubectl_ns(pod)}get secret {missing['name']} -o jsonpath='{{.data}}' | jq 'keys'"
     )
 
 
