@@ -255,57 +255,14 @@ def explain_image_pull(analysis: Analysis, items: Sequence[Item]) -> Cause | Non
     pulls = [i for i in items if i.type == a_.IMAGE_PULL_FAILURE]
     if not pulls:
         return None
-    related: list[Item] = []
-    for pull in pulls:
-        related += events_on_pod(analysis, pull.pod)
-        related += analysis.on_pod(pull.pod, a_.DNS_FAILURE)
-    messages = [i.message() for i in [*pulls, *related] if i.message()]
-    # The kubelet's "Failed to pull image" event carries the registry's answer even when
-    # no notification was raised for it.
-    messages += [
-        message
-        for pull in pulls
-        for _, message in analysis.facts.events_of(pull.pod)
-        if message and message not in messages and "image" in message.lower()
-    ]
-    joined = "\n".join(messages)
+    related = _pull_symptoms(analysis, pulls)
+    messages = _registry_answers(analysis, pulls, related)
     image = text(pulls[0].evidence.get("image")) or "the image"
     pods = sorted({pod_name(i.pod) for i in pulls})
     evidence = [
         f"{pod_name(i.pod)}: {i.reason() or 'image pull failed'} for {image}" for i in pulls
     ] + [f"kubelet: {quote(m)}" for m in messages[:3]]
-    host = image.split("/")[0] if "/" in image and "." in image.split("/")[0] else "the registry"
-    confidence, grounded = HIGH, True
-    if _DNS.search(joined):
-        resolved = looked_up_host(messages) or host
-        root = (
-            f"the registry host {resolved} does not resolve from the node, so {image} "
-            "cannot be pulled"
-        )
-        fix = f"Fix the registry name in the image reference or DNS for {resolved}"
-    elif _RATE.search(joined):
-        root = f"{host} rate-limits pulls of {image}"
-        fix = "Authenticate pulls (imagePullSecrets) or mirror the image"
-    elif _AUTH.search(joined):
-        root = (
-            f"{host} refuses to serve {image}: pull credentials are missing or wrong "
-            "(imagePullSecrets), or the repository is private"
-        )
-        fix = "Check the pod's imagePullSecrets and that the secret's credentials can pull it"
-    elif _NOT_FOUND.search(joined):
-        root = f"image {image} does not exist in the registry (wrong repository or tag)"
-        fix = "Correct the image name or tag in the workload's pod template, or push the tag"
-    elif _UNREACHABLE.search(joined):
-        root = f"the node cannot reach {host} (network, proxy or TLS failure) to pull {image}"
-        fix = f"Test from the node: crictl pull {image}"
-        confidence = MEDIUM
-    else:
-        root = (
-            f"image {image} cannot be pulled; the evidence does not say why "
-            "(the pod's events carry the registry's answer)"
-        )
-        fix = f"Read the pod's events and try the pull on the node: crictl pull {image}"
-        confidence, grounded = MEDIUM, False
+    root, fix, confidence, grounded = _why_pull_fails(image, messages)
     steps = [*describe_pod_steps(pulls[0].pod), f"crictl pull {image}  # on the node", fix]
     return Cause(
         f"{root} (pods: {', '.join(pods)})",
@@ -315,6 +272,68 @@ def explain_image_pull(analysis: Analysis, items: Sequence[Item]) -> Cause | Non
         steps,
         [*pulls, *related],
     )
+
+
+def _pull_symptoms(analysis: Analysis, pulls: Sequence[Item]) -> list[Item]:
+    """The failing pods' Warning events and name-resolution failures."""
+    related: list[Item] = []
+    for pull in pulls:
+        related += events_on_pod(analysis, pull.pod)
+        related += analysis.on_pod(pull.pod, a_.DNS_FAILURE)
+    return related
+
+
+def _registry_answers(
+    analysis: Analysis, pulls: Sequence[Item], related: Sequence[Item]
+) -> list[str]:
+    """The messages that may carry the registry's answer, the notifications' first."""
+    messages = [i.message() for i in [*pulls, *related] if i.message()]
+    # The kubelet's "Failed to pull image" event carries the registry's answer even when
+    # no notification was raised for it.
+    messages += [
+        message
+        for pull in pulls
+        for _, message in analysis.facts.events_of(pull.pod)
+        if message and message not in messages and "image" in message.lower()
+    ]
+    return messages
+
+
+def _why_pull_fails(image: str, messages: Sequence[str]) -> tuple[str, str, Confidence, bool]:
+    """Root cause, fix, confidence and groundedness, by what the registry answered."""
+    joined = "\n".join(messages)
+    host = image.split("/")[0] if "/" in image and "." in image.split("/")[0] else "the registry"
+    if _DNS.search(joined):
+        resolved = looked_up_host(messages) or host
+        root = (
+            f"the registry host {resolved} does not resolve from the node, so {image} "
+            "cannot be pulled"
+        )
+        fix = f"Fix the registry name in the image reference or DNS for {resolved}"
+        return root, fix, HIGH, True
+    if _RATE.search(joined):
+        root = f"{host} rate-limits pulls of {image}"
+        return root, "Authenticate pulls (imagePullSecrets) or mirror the image", HIGH, True
+    if _AUTH.search(joined):
+        root = (
+            f"{host} refuses to serve {image}: pull credentials are missing or wrong "
+            "(imagePullSecrets), or the repository is private"
+        )
+        fix = "Check the pod's imagePullSecrets and that the secret's credentials can pull it"
+        return root, fix, HIGH, True
+    if _NOT_FOUND.search(joined):
+        root = f"image {image} does not exist in the registry (wrong repository or tag)"
+        fix = "Correct the image name or tag in the workload's pod template, or push the tag"
+        return root, fix, HIGH, True
+    if _UNREACHABLE.search(joined):
+        root = f"the node cannot reach {host} (network, proxy or TLS failure) to pull {image}"
+        return root, f"Test from the node: crictl pull {image}", MEDIUM, True
+    root = (
+        f"image {image} cannot be pulled; the evidence does not say why "
+        "(the pod's events carry the registry's answer)"
+    )
+    fix = f"Read the pod's events and try the pull on the node: crictl pull {image}"
+    return root, fix, MEDIUM, False
 
 
 def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
