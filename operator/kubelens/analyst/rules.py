@@ -342,35 +342,17 @@ def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
         return None
     pod = kills[0].pod
     near = analysis.on_pod(pod, a_.CONTAINER_MEMORY_NEAR_LIMIT)
-    # the restart cycle an OOM kill starts: back-off, and probes failing while it restarts
-    related = [
-        *near,
-        *analysis.on_pod(pod, a_.CRASH_LOOP, a_.PROBE_FAILURE),
-        *events_on_pod(analysis, pod, "BackOff", "OOMKilling", "Unhealthy"),
-        *[
-            i
-            for i in analysis.on_pod(pod, a_.LOG_ERRORS)
-            if (i.evidence.get("patterns") or {}).get("out_of_memory")
-        ],
-    ]
+    cited = [*kills, *near, *_oom_restart_cycle(analysis, pod)]
     container = container_of(kills) or container_of(near) or "?"
     limit = memory_limit_text(kills + near, analysis)
-    exit_codes = {text(i.evidence.get("exitCode")) for i in kills if i.evidence.get("exitCode")}
-    restarts = max((int(number(i.evidence.get("restartCount")) or 0) for i in kills), default=0)
-    evidence = [i.notification.observation for i in kills]
-    if limit:
-        evidence.append(f"memory limit of container {container}: {limit}")
-    if "137" in exit_codes:
-        evidence.append("exit code 137 = SIGKILL from the kernel OOM killer")
-    for item in near:
-        evidence.append(
-            f"memory use reached {percent(metric_value(item))} of the limit before the kill"
-        )
+    sigkill = any(text(i.evidence.get("exitCode")) == "137" for i in kills)
+    evidence = _oom_evidence(kills, near, container, limit, sigkill)
     steps = [
         *describe_pod_steps(pod, container, previous=True),
         f"kubectl {kubectl_ns(pod)}top pod {pod[1] if pod else ''} --containers".strip(),
     ]
     if limit:
+        restarts = max((int(number(i.evidence.get("restartCount")) or 0) for i in kills), default=0)
         root = (
             f"container {container} of pod {pod_name(pod)} needs more memory than its "
             f"{limit} limit: the kernel OOM killer ends it (exit 137) and the kubelet "
@@ -380,12 +362,8 @@ def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
             f"Raise resources.limits.memory of container {container} above its peak "
             "working set, or find what grows (heap profile, caches)"
         )
-        confidence = (
-            HIGH
-            if ("137" in exit_codes or near or any(i.reason() == "OOMKilled" for i in kills))
-            else MEDIUM
-        )
-        return Cause(root, confidence, True, evidence, steps, [*kills, *related])
+        confident = sigkill or bool(near) or any(i.reason() == "OOMKilled" for i in kills)
+        return Cause(root, HIGH if confident else MEDIUM, True, evidence, steps, cited)
     root = (
         f"container {container} of pod {pod_name(pod)} was OOM-killed with no memory "
         "limit in the evidence: the node itself ran short of memory, or the limit was "
@@ -396,7 +374,31 @@ def explain_oom(analysis: Analysis, items: Sequence[Item]) -> Cause | None:
         if kills[0].node
         else "kubectl describe nodes | grep -A5 Conditions"
     )
-    return Cause(root, MEDIUM, False, evidence, steps, [*kills, *related])
+    return Cause(root, MEDIUM, False, evidence, steps, cited)
+
+
+def _oom_restart_cycle(analysis: Analysis, pod: PodKey | None) -> list[Item]:
+    """The restart cycle an OOM kill starts: back-off, and probes failing while it restarts."""
+    return [
+        *analysis.on_pod(pod, a_.CRASH_LOOP, a_.PROBE_FAILURE),
+        *events_on_pod(analysis, pod, "BackOff", "OOMKilling", "Unhealthy"),
+        *logs_showing(analysis, pod, "out_of_memory"),
+    ]
+
+
+def _oom_evidence(
+    kills: Sequence[Item], near: Sequence[Item], container: str, limit: str | None, sigkill: bool
+) -> list[str]:
+    evidence = [i.notification.observation for i in kills]
+    if limit:
+        evidence.append(f"memory limit of container {container}: {limit}")
+    if sigkill:
+        evidence.append("exit code 137 = SIGKILL from the kernel OOM killer")
+    for item in near:
+        evidence.append(
+            f"memory use reached {percent(metric_value(item))} of the limit before the kill"
+        )
+    return evidence
 
 
 _LOG_CAUSES: tuple[tuple[str, str, Confidence], ...] = (
