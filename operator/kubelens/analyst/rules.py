@@ -960,11 +960,7 @@ def pids_limit_reached(analysis: Analysis) -> list[Insight]:
     """A pod at its pids limit: fork fails, and so does every exec probe."""
     out = []
     for pod, items in group_by_pod(analysis.open(a_.PIDS_NEAR_LIMIT)).items():
-        forks = [
-            i
-            for i in analysis.on_pod(pod, a_.LOG_ERRORS, a_.CRASH_LOOP)
-            if (i.evidence.get("patterns") or {}).get("fork_failed")
-        ]
+        forks = logs_showing(analysis, pod, "fork_failed", (a_.LOG_ERRORS, a_.CRASH_LOOP))
         probes = analysis.on_pod(pod, a_.PROBE_FAILURE)
         ratio = max((metric_value(i) or 0.0 for i in items), default=0.0)
         facts_ = analysis.facts.container_facts(pod, None)
@@ -1140,11 +1136,7 @@ def cpu_throttling_low_limit(analysis: Analysis) -> list[Insight]:
     for pod, throttles in group_by_pod(analysis.open(a_.CPU_THROTTLING)).items():
         ratio, limit = throttle_facts(analysis, throttles)
         container = container_of(throttles) or "?"
-        slow = [
-            i
-            for i in analysis.on_pod(pod, a_.LOG_ERRORS)
-            if (i.evidence.get("patterns") or {}).get("timeout")
-        ]
+        slow = logs_showing(analysis, pod, "timeout")
         facts = [i.notification.observation for i in [*throttles, *slow]]
         if limit:
             facts.append(f"CPU limit {limit:g} cores")
