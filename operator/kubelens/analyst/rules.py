@@ -128,6 +128,28 @@ def process_pod(analysis: Analysis, item: Item) -> PodKey | None:
     return analysis.facts.process_pods.get(item.subject.name)
 
 
+def node_signals(analysis: Analysis, condition: str, *types: str) -> list[Item]:
+    """Open notifications of the given types, then the NodePressure ones for the condition."""
+    return [
+        *analysis.open(*types),
+        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == condition],
+    ]
+
+
+def evicted_on_node(analysis: Analysis, node: str, resources: Sequence[str]) -> list[Item]:
+    """Pods the kubelet evicted from the node for one of the resources ("" when unnamed)."""
+    return [
+        i
+        for i in analysis.on_node(node, a_.POD_EVICTED)
+        if text(i.evidence.get("resource")) in resources
+    ]
+
+
+def node_events(analysis: Analysis, node: str, reasons: Sequence[str]) -> list[Item]:
+    """Warning events on the node with one of the reasons."""
+    return [i for i in analysis.on_node(node, a_.WARNING_EVENTS) if i.reason() in reasons]
+
+
 def has_node_memory_pressure(analysis: Analysis, node: str | None) -> bool:
     return bool(
         analysis.on_node(node, *MEMORY_PRESSURE_TYPES)
@@ -823,65 +845,66 @@ def oom_kill(analysis: Analysis) -> list[Insight]:
 def host_memory_pressure(analysis: Analysis) -> list[Insight]:
     """Node memory pressure with the process that hogs it and/or the pods it evicts or kills."""
     out = []
-    pressure = [
-        *analysis.open(*MEMORY_PRESSURE_TYPES),
-        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "MemoryPressure"],
-    ]
+    pressure = node_signals(analysis, "MemoryPressure", *MEMORY_PRESSURE_TYPES)
     for node, signals in group_by_node(pressure).items():
         hogs = analysis.on_node(node, a_.PROCESS_MEMORY_HOG)
-        victims = [
-            *[
-                i
-                for i in analysis.on_node(node, a_.POD_EVICTED)
-                if text(i.evidence.get("resource")) in ("memory", "")
-            ],
-            *[
-                i
-                for i in analysis.on_node(node, *OOM_TYPES)
-                if memory_limit_text([i], analysis) is None
-            ],
-            *[
-                i
-                for i in analysis.on_node(node, a_.WARNING_EVENTS)
-                if i.reason() in NODE_MEMORY_EVENT_REASONS
-            ],
-        ]
+        victims = _memory_victims(analysis, node)
         if not hogs and not victims:
             continue
-        facts = [i.notification.observation for i in signals]
-        steps = [
-            f"kubectl describe node {node}",
-            f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
-            "kubectl top pods -A --sort-by=memory | head -20",
-            "ps -eo pid,comm,rss --sort=-rss | head -15  # on the node",
-        ]
-        if hogs:
-            hog = hogs[0]
-            share = number(
-                hog.evidence.get("memory_percent")
-                or hog.evidence.get("percent")
-                or hog.evidence.get("value")
-            )
-            facts.append(hog.notification.observation)
-            root = (
-                f"{hog.where()} takes the most memory on node {node} "
-                f"({hog.notification.observation}), driving the node into memory pressure"
-            )
-            steps.append(f"Bound {hog.where()} with a memory limit, or move it off {node}")
-            confidence = HIGH if (share is not None and share >= 40) or victims else MEDIUM
-            grounded = bool(victims) or (share is not None and share >= 40)
-        else:
-            root = f"node {node} is short of memory"
-            confidence, grounded = HIGH, True
-        if victims:
-            root += (
-                f"; to reclaim memory the kubelet evicts and the kernel OOM-kills pods "
-                f"({', '.join(sorted({v.where() for v in victims}))})"
-            )
-            facts += [v.notification.observation for v in victims]
-        cause = Cause(root, confidence, grounded, facts, steps, [*signals, *hogs, *victims])
+        cause = _memory_pressure_cause(node, signals, hogs, victims)
         out.append(analysis.emit("host_memory_pressure", CorrelationType.CAUSAL, cause))
     return out
+
+
+def _memory_victims(analysis: Analysis, node: str) -> list[Item]:
+    """What a node short of memory does to pods: evictions, host OOM kills (no limit reached)
+    and the kubelet's and kernel's events."""
+    return [
+        *evicted_on_node(analysis, node, ("memory", "")),
+        *[
+            i
+            for i in analysis.on_node(node, *OOM_TYPES)
+            if memory_limit_text([i], analysis) is None
+        ],
+        *node_events(analysis, node, NODE_MEMORY_EVENT_REASONS),
+    ]
+
+
+def _memory_pressure_cause(
+    node: str, signals: list[Item], hogs: list[Item], victims: list[Item]
+) -> Cause:
+    facts = [i.notification.observation for i in signals]
+    steps = [
+        f"kubectl describe node {node}",
+        f"kubectl get pods -A -o wide --field-selector spec.nodeName={node}",
+        "kubectl top pods -A --sort-by=memory | head -20",
+        "ps -eo pid,comm,rss --sort=-rss | head -15  # on the node",
+    ]
+    if hogs:
+        hog = hogs[0]
+        share = number(
+            hog.evidence.get("memory_percent")
+            or hog.evidence.get("percent")
+            or hog.evidence.get("value")
+        )
+        facts.append(hog.notification.observation)
+        root = (
+            f"{hog.where()} takes the most memory on node {node} "
+            f"({hog.notification.observation}), driving the node into memory pressure"
+        )
+        steps.append(f"Bound {hog.where()} with a memory limit, or move it off {node}")
+        confidence = HIGH if (share is not None and share >= 40) or victims else MEDIUM
+        grounded = bool(victims) or (share is not None and share >= 40)
+    else:
+        root = f"node {node} is short of memory"
+        confidence, grounded = HIGH, True
+    if victims:
+        root += (
+            f"; to reclaim memory the kubelet evicts and the kernel OOM-kills pods "
+            f"({', '.join(sorted({v.where() for v in victims}))})"
+        )
+        facts += [v.notification.observation for v in victims]
+    return Cause(root, confidence, grounded, facts, steps, [*signals, *hogs, *victims])
 
 
 def trend(item: Item) -> tuple[list[float], float]:
