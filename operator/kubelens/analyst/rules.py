@@ -54,6 +54,8 @@ NODE_DISK_EVENT_REASONS = (
     "ImageGCFailed",
     "EvictionThresholdMet",
 )
+#: The resources a disk eviction names; the kubelet names that of an inode eviction "inodes".
+DISK_EVICTION_RESOURCES = ("ephemeral-storage", "nodefs", "imagefs", "inodes", "")
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -1256,79 +1258,75 @@ def unschedulable_pod(analysis: Analysis) -> list[Insight]:
 def disk_exhaustion(analysis: Analysis) -> list[Insight]:
     """A full filesystem or inode table, with the DiskPressure and evictions it causes."""
     out = []
-    disk = [
-        *analysis.open(a_.DISK_FULL, a_.INODE_EXHAUSTION),
-        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "DiskPressure"],
-    ]
+    disk = node_signals(analysis, "DiskPressure", a_.DISK_FULL, a_.INODE_EXHAUSTION)
     for node, signals in group_by_node(disk).items():
         victims = [
-            *[
-                i
-                for i in analysis.on_node(node, a_.POD_EVICTED)
-                # the kubelet names the resource of an inode eviction "inodes"
-                if text(i.evidence.get("resource"))
-                in ("ephemeral-storage", "nodefs", "imagefs", "inodes", "")
-            ],
-            *[
-                i
-                for i in analysis.on_node(node, a_.WARNING_EVENTS)
-                if i.reason() in NODE_DISK_EVENT_REASONS
-            ],
+            *evicted_on_node(analysis, node, DISK_EVICTION_RESOURCES),
+            *node_events(analysis, node, NODE_DISK_EVENT_REASONS),
         ]
-        inodes = [i for i in signals if i.type == a_.INODE_EXHAUSTION]
-        full = [i for i in signals if i.type == a_.DISK_FULL]
-        pressure = [i for i in signals if i.type == a_.NODE_PRESSURE]
-        mount = next(
-            (i.subject.name for i in inodes + full if i.subject and i.subject.kind == "Mount"), "/"
-        )
-        highest = max((metric_value(i) or 0 for i in inodes + full), default=0.0)
-        if inodes and not full:
-            used = percent(metric_value(inodes[0]))
-            what = (
-                f"the inode table of {mount} on node {node} is {used}"
-                " used while space remains: many small files (container layers, caches, "
-                "logs) exhaust it"
-            )
-        elif full:
-            what = f"filesystem {mount} on node {node} is {percent(metric_value(full[0]))} full"
-        else:
-            what = f"node {node} reports DiskPressure"
-        root = what
-        if pressure and (full or inodes):
-            root += "; the kubelet signals DiskPressure"
-        if victims:
-            root += f" and evicts pods ({', '.join(sorted({v.where() for v in victims}))})"
-        facts = [i.notification.observation for i in [*signals, *victims]]
-        steps = [
-            f"df -h {mount}; df -i {mount}  # on the node",
-            f"du -xh --max-depth=2 {mount} 2>/dev/null | sort -h | tail -20",
-            "crictl rmi --prune  # unused images",
-            "journalctl --vacuum-size=500M",
-            f"kubectl describe node {node}",
-        ]
-        if inodes:
-            steps.insert(
-                1, f"find {mount} -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail"
-            )
-        related = len(signals) + len(victims) > 1
-        confidence = HIGH if (pressure or victims or highest >= 95) and related else MEDIUM
-        if not related and not full and not inodes:
-            confidence = MEDIUM
-        grounded = bool(related and (full or inodes))
-        if not related:
-            root += "; what is filling it is not yet in the evidence"
-        cause = Cause(root, confidence, grounded, facts, steps, [*signals, *victims])
+        cause = _disk_exhaustion_cause(node, signals, victims)
         out.append(analysis.emit("disk_exhaustion", None, cause))
     return out
+
+
+def _disk_exhaustion_cause(node: str, signals: list[Item], victims: list[Item]) -> Cause:
+    inodes = [i for i in signals if i.type == a_.INODE_EXHAUSTION]
+    full = [i for i in signals if i.type == a_.DISK_FULL]
+    pressure = [i for i in signals if i.type == a_.NODE_PRESSURE]
+    mount = next(
+        (i.subject.name for i in inodes + full if i.subject and i.subject.kind == "Mount"), "/"
+    )
+    highest = max((metric_value(i) or 0 for i in inodes + full), default=0.0)
+    root = _disk_state(node, mount, inodes, full)
+    if pressure and (full or inodes):
+        root += "; the kubelet signals DiskPressure"
+    if victims:
+        root += f" and evicts pods ({', '.join(sorted({v.where() for v in victims}))})"
+    facts = [i.notification.observation for i in [*signals, *victims]]
+    related = len(signals) + len(victims) > 1
+    confidence = HIGH if (pressure or victims or highest >= 95) and related else MEDIUM
+    if not related and not full and not inodes:
+        confidence = MEDIUM
+    grounded = bool(related and (full or inodes))
+    if not related:
+        root += "; what is filling it is not yet in the evidence"
+    steps = _disk_steps(node, mount, bool(inodes))
+    return Cause(root, confidence, grounded, facts, steps, [*signals, *victims])
+
+
+def _disk_state(node: str, mount: str, inodes: list[Item], full: list[Item]) -> str:
+    """What is exhausted: the inode table (space left), the space, or only DiskPressure."""
+    if inodes and not full:
+        used = percent(metric_value(inodes[0]))
+        return (
+            f"the inode table of {mount} on node {node} is {used}"
+            " used while space remains: many small files (container layers, caches, "
+            "logs) exhaust it"
+        )
+    if full:
+        return f"filesystem {mount} on node {node} is {percent(metric_value(full[0]))} full"
+    return f"node {node} reports DiskPressure"
+
+
+def _disk_steps(node: str, mount: str, inodes: bool) -> list[str]:
+    steps = [
+        f"df -h {mount}; df -i {mount}  # on the node",
+        f"du -xh --max-depth=2 {mount} 2>/dev/null | sort -h | tail -20",
+        "crictl rmi --prune  # unused images",
+        "journalctl --vacuum-size=500M",
+        f"kubectl describe node {node}",
+    ]
+    if inodes:
+        steps.insert(
+            1, f"find {mount} -xdev -type f | cut -d/ -f2-4 | sort | uniq -c | sort -n | tail"
+        )
+    return steps
 
 
 def pid_exhaustion(analysis: Analysis) -> list[Insight]:
     """Process IDs running out on a node (a fork storm or thread leak) and its culprits."""
     out = []
-    signals_all = [
-        *analysis.open(a_.PID_EXHAUSTION),
-        *[i for i in analysis.open(a_.NODE_PRESSURE) if node_condition(i) == "PIDPressure"],
-    ]
+    signals_all = node_signals(analysis, "PIDPressure", a_.PID_EXHAUSTION)
     for node, signals in group_by_node(signals_all).items():
         culprits = analysis.on_node(
             node, a_.PIDS_NEAR_LIMIT, a_.ZOMBIE_PROCESSES, a_.PROCESS_CPU_HOG, a_.FD_EXHAUSTION
