@@ -615,70 +615,28 @@ def dns_server_down(analysis: Analysis) -> list[Insight]:
     return [analysis.emit("dns_server_down", CorrelationType.CAUSAL, cause)]
 
 
+def named_object(item: Item) -> tuple[str, str, str | None]:
+    """The kind, name and namespace of the object a notification is about: as its evidence
+    names them, else its subject."""
+    evidence, subject = item.evidence, item.subject
+    kind = text(evidence.get("kind") or (subject.kind if subject else ""))
+    name = text(evidence.get("name") or (subject.name if subject else ""))
+    namespace = evidence.get("namespace") or (subject.namespace if subject else None)
+    return kind, name, namespace
+
+
 def pvc_pending_storage_class(analysis: Analysis) -> list[Insight]:
     """A Pending claim (missing StorageClass, no default, no provisioner) holds its pods."""
     out = []
     for claim in analysis.open(a_.PVC_PENDING):
-        evidence = claim.evidence
-        name = text(evidence.get("name") or (claim.subject.name if claim.subject else ""))
-        namespace = evidence.get("namespace") or (
-            claim.subject.namespace if claim.subject else None
-        )
-        users = set(evidence.get("used_by") or [])
-        pods = [
-            i
-            for i in analysis.open(a_.POD_PENDING)
-            if i.pod
-            and (i.pod[0] in (namespace, None))
-            and (name in (i.evidence.get("claims") or []) or i.pod[1] in users)
-        ]
+        _, name, namespace = named_object(claim)
+        users = set(claim.evidence.get("used_by") or [])
+        pods = _pods_mounting(analysis, name, namespace, users)
         pod_keys = [i.pod for i in pods]
-        events = [
-            i
-            for i in analysis.open(a_.WARNING_EVENTS)
-            if (i.subject and i.subject.kind == "PersistentVolumeClaim" and i.subject.name == name)
-            or any(same_pod(i.pod, p) for p in pod_keys)
-            or (i.pod and i.pod[1] in users)
-        ]
-        rollouts = [
-            i
-            for i in analysis.open(a_.ROLLOUT_STUCK)
-            if {p.get("name") for p in i.evidence.get("failing_pods") or []}
-            & ({p[1] for p in pod_keys if p} | users)
-        ]
-        class_name = evidence.get("storage_class")
-        facts = [claim.notification.observation]
-        facts += [f"scheduler: {quote(i.message())}" for i in pods if i.message()]
-        facts += [
-            f"{e.get('reason')}: {quote(text(e.get('message')))}"
-            for e in evidence.get("events") or []
-            if isinstance(e, dict)
-        ]
-        subjects: list[Subject] = []
+        events = _claim_events(analysis, name, pod_keys, users)
+        rollouts = _rollouts_of(analysis, pod_keys, users)
         target = f"PersistentVolumeClaim {namespace}/{name}"
-        if evidence.get("static_binding") or class_name == "":
-            root = (
-                f"{target} names no StorageClass, so only a matching pre-created "
-                "PersistentVolume can bind it, and none does"
-            )
-            confidence, grounded = MEDIUM, True
-        elif evidence.get("storage_class_exists") is False and class_name:
-            root = (
-                f"StorageClass {class_name} does not exist, so nothing provisions a volume "
-                f"for {target}"
-            )
-            confidence, grounded = HIGH, True
-            subjects.append(Subject(kind="StorageClass", name=str(class_name)))
-        elif evidence.get("storage_class_exists") is False:
-            root = f"{target} names no StorageClass and the cluster has no default one"
-            confidence, grounded = HIGH, True
-        else:
-            provisioner = evidence.get("provisioner") or "its provisioner"
-            root = (
-                f"{provisioner} has not provisioned a volume for {target} "
-                f"(StorageClass {class_name})"
-            )
-            confidence, grounded = MEDIUM, bool(evidence.get("events"))
+        root, confidence, grounded, subjects = _why_claim_pending(claim.evidence, target)
         if pods:
             root += (
                 f"; pod {', '.join(sorted(pod_name(p) for p in pod_keys))} mounts it and "
@@ -686,19 +644,96 @@ def pvc_pending_storage_class(analysis: Analysis) -> list[Insight]:
             )
         if rollouts:
             root += "; the workload's rollout cannot progress"
-        steps = [
-            "kubectl get storageclass",
-            f"kubectl -n {namespace} describe pvc {name}",
-            f"Create StorageClass {class_name} or point the claim (volumeClaimTemplates) "
-            "at an existing class; a claim's class cannot change, so recreate the claim"
-            if class_name
-            else "Mark a StorageClass as default or name one in the claim",
-        ]
-        cause = Cause(
-            root, confidence, grounded, facts, steps, [claim, *pods, *events, *rollouts], subjects
-        )
+        facts = _claim_facts(claim, pods)
+        steps = _claim_steps(claim.evidence.get("storage_class"), name, namespace)
+        cited = [claim, *pods, *events, *rollouts]
+        cause = Cause(root, confidence, grounded, facts, steps, cited, subjects)
         out.append(analysis.emit("pvc_pending_storage_class", None, cause))
     return out
+
+
+def _pods_mounting(
+    analysis: Analysis, claim: str, namespace: str | None, users: set[str]
+) -> list[Item]:
+    """Pending pods that mount the claim, by their claims or the claim's users."""
+    return [
+        i
+        for i in analysis.open(a_.POD_PENDING)
+        if i.pod
+        and (i.pod[0] in (namespace, None))
+        and (claim in (i.evidence.get("claims") or []) or i.pod[1] in users)
+    ]
+
+
+def _claim_events(
+    analysis: Analysis, claim: str, pod_keys: Sequence[PodKey | None], users: set[str]
+) -> list[Item]:
+    """Warning events of the claim or of the pods that mount it."""
+    return [
+        i
+        for i in analysis.open(a_.WARNING_EVENTS)
+        if (i.subject and i.subject.kind == "PersistentVolumeClaim" and i.subject.name == claim)
+        or any(same_pod(i.pod, p) for p in pod_keys)
+        or (i.pod and i.pod[1] in users)
+    ]
+
+
+def _rollouts_of(
+    analysis: Analysis, pod_keys: Sequence[PodKey | None], users: set[str]
+) -> list[Item]:
+    """Stuck rollouts whose failing pods are among the claim's pods."""
+    return [
+        i
+        for i in analysis.open(a_.ROLLOUT_STUCK)
+        if {p.get("name") for p in i.evidence.get("failing_pods") or []}
+        & ({p[1] for p in pod_keys if p} | users)
+    ]
+
+
+def _why_claim_pending(
+    evidence: dict[str, Any], target: str
+) -> tuple[str, Confidence, bool, list[Subject]]:
+    """Root cause, confidence, groundedness and the StorageClass missing, if one is."""
+    class_name = evidence.get("storage_class")
+    if evidence.get("static_binding") or class_name == "":
+        root = (
+            f"{target} names no StorageClass, so only a matching pre-created "
+            "PersistentVolume can bind it, and none does"
+        )
+        return root, MEDIUM, True, []
+    if evidence.get("storage_class_exists") is False and class_name:
+        root = (
+            f"StorageClass {class_name} does not exist, so nothing provisions a volume for {target}"
+        )
+        return root, HIGH, True, [Subject(kind="StorageClass", name=str(class_name))]
+    if evidence.get("storage_class_exists") is False:
+        return f"{target} names no StorageClass and the cluster has no default one", HIGH, True, []
+    provisioner = evidence.get("provisioner") or "its provisioner"
+    root = f"{provisioner} has not provisioned a volume for {target} (StorageClass {class_name})"
+    return root, MEDIUM, bool(evidence.get("events")), []
+
+
+def _claim_facts(claim: Item, pods: Sequence[Item]) -> list[str]:
+    """The claim's notification, the scheduler's word on its pods, the claim's events."""
+    facts = [claim.notification.observation]
+    facts += [f"scheduler: {quote(i.message())}" for i in pods if i.message()]
+    facts += [
+        f"{e.get('reason')}: {quote(text(e.get('message')))}"
+        for e in claim.evidence.get("events") or []
+        if isinstance(e, dict)
+    ]
+    return facts
+
+
+def _claim_steps(class_name: Any, name: str, namespace: str | None) -> list[str]:
+    return [
+        "kubectl get storageclass",
+        f"kubectl -n {namespace} describe pvc {name}",
+        f"Create StorageClass {class_name} or point the claim (volumeClaimTemplates) "
+        "at an existing class; a claim's class cannot change, so recreate the claim"
+        if class_name
+        else "Mark a StorageClass as default or name one in the claim",
+    ]
 
 
 def rollout_stuck(analysis: Analysis) -> list[Insight]:
