@@ -740,32 +740,13 @@ def rollout_stuck(analysis: Analysis) -> list[Insight]:
     """A stuck rollout explained by the failure of its new pods."""
     out = []
     for rollout in analysis.open(a_.ROLLOUT_STUCK):
-        evidence = rollout.evidence
-        kind = text(evidence.get("kind") or (rollout.subject.kind if rollout.subject else ""))
-        name = text(evidence.get("name") or (rollout.subject.name if rollout.subject else ""))
-        namespace = evidence.get("namespace") or (
-            rollout.subject.namespace if rollout.subject else None
-        )
+        kind, name, namespace = named_object(rollout)
         failing = {
-            text(p.get("name")) for p in evidence.get("failing_pods") or [] if isinstance(p, dict)
+            text(p.get("name"))
+            for p in rollout.evidence.get("failing_pods") or []
+            if isinstance(p, dict)
         }
-        # Pods of a Deployment/StatefulSet/DaemonSet are named after it: <name>-<suffix>.
-        pod_items = [
-            i
-            for i in analysis.open()
-            if i.pod
-            and i.pod[0] in (namespace, None)
-            and i.id != rollout.id
-            and (i.pod[1] in failing or i.pod[1].startswith(f"{name}-"))
-        ]
-        cause: Cause | None = None
-        for _, items in group_by_pod(pod_items).items():
-            for explain in POD_EXPLAINERS:
-                cause = explain(analysis, items)
-                if cause is not None:
-                    break
-            if cause is not None:
-                break
+        pod_items = _rollout_pod_items(analysis, rollout, name, namespace, failing)
         workload = f"{kind} {namespace}/{name}"
         steps = [
             f"kubectl -n {namespace} rollout status {kind.lower()}/{name} --timeout=10s",
@@ -773,43 +754,81 @@ def rollout_stuck(analysis: Analysis) -> list[Insight]:
             f"kubectl -n {namespace} rollout undo {kind.lower()}/{name}  # if the new "
             "revision is at fault",
         ]
-        facts = [rollout.notification.observation]
+        cause = _first_pod_cause(analysis, pod_items)
         if cause is not None:
-            # Every anomaly of the rollout's failing new pods (their back-off events, their
-            # logs) is a symptom of the same cause, as are pods failing the same way.
-            same_cause_pods = [
-                i
-                for i in pod_items
-                if i.type == cause.items[0].type or (i.pod and i.pod[1] in failing)
-            ]
-            root = (
-                f"the rollout of {workload} is stuck because its new pods fail: {cause.root_cause}"
-            )
-            explained = Cause(
-                root,
-                cause.confidence,
-                cause.grounded,
-                [*facts, *cause.evidence],
-                [*cause.next_steps, *steps],
-                [rollout, *cause.items, *same_cause_pods],
-                cause.subjects,
-            )
+            explained = _rollout_blocked_by(rollout, workload, steps, cause, pod_items, failing)
         else:
-            reasons = [text(r) for r in evidence.get("failing_reasons") or []]
-            if reasons:
-                root = (
-                    f"the rollout of {workload} is stuck: its new pods fail with "
-                    f"{', '.join(reasons)}"
-                )
-                explained = Cause(root, MEDIUM, True, facts, steps, [rollout, *pod_items])
-            else:
-                root = (
-                    f"the rollout of {workload} is stuck; why its new pods do not become "
-                    "ready is not in the evidence"
-                )
-                explained = Cause(root, LOW, False, facts, steps, [rollout, *pod_items])
+            explained = _rollout_unexplained(rollout, workload, steps, pod_items)
         out.append(analysis.emit("rollout_stuck", None, explained))
     return out
+
+
+def _rollout_pod_items(
+    analysis: Analysis, rollout: Item, name: str, namespace: str | None, failing: set[str]
+) -> list[Item]:
+    """The open notifications of the rollout's pods: those it names as failing, and those
+    named after the workload (a Deployment's, StatefulSet's or DaemonSet's pods are named
+    <name>-<suffix>)."""
+    return [
+        i
+        for i in analysis.open()
+        if i.pod
+        and i.pod[0] in (namespace, None)
+        and i.id != rollout.id
+        and (i.pod[1] in failing or i.pod[1].startswith(f"{name}-"))
+    ]
+
+
+def _first_pod_cause(analysis: Analysis, pod_items: Sequence[Item]) -> Cause | None:
+    """The first cause a pod explainer finds, pod by pod, explainers in their order."""
+    for _, items in group_by_pod(pod_items).items():
+        for explain in POD_EXPLAINERS:
+            cause = explain(analysis, items)
+            if cause is not None:
+                return cause
+    return None
+
+
+def _rollout_blocked_by(
+    rollout: Item,
+    workload: str,
+    steps: list[str],
+    cause: Cause,
+    pod_items: Sequence[Item],
+    failing: set[str],
+) -> Cause:
+    """The rollout is stuck because of its new pods' cause."""
+    # Every anomaly of the rollout's failing new pods (their back-off events, their
+    # logs) is a symptom of the same cause, as are pods failing the same way.
+    same_cause_pods = [
+        i for i in pod_items if i.type == cause.items[0].type or (i.pod and i.pod[1] in failing)
+    ]
+    root = f"the rollout of {workload} is stuck because its new pods fail: {cause.root_cause}"
+    return Cause(
+        root,
+        cause.confidence,
+        cause.grounded,
+        [rollout.notification.observation, *cause.evidence],
+        [*cause.next_steps, *steps],
+        [rollout, *cause.items, *same_cause_pods],
+        cause.subjects,
+    )
+
+
+def _rollout_unexplained(
+    rollout: Item, workload: str, steps: list[str], pod_items: Sequence[Item]
+) -> Cause:
+    """No pod explainer found a cause: the failing reasons the rollout reports, if any."""
+    facts = [rollout.notification.observation]
+    reasons = [text(r) for r in rollout.evidence.get("failing_reasons") or []]
+    if reasons:
+        root = f"the rollout of {workload} is stuck: its new pods fail with {', '.join(reasons)}"
+        return Cause(root, MEDIUM, True, facts, steps, [rollout, *pod_items])
+    root = (
+        f"the rollout of {workload} is stuck; why its new pods do not become "
+        "ready is not in the evidence"
+    )
+    return Cause(root, LOW, False, facts, steps, [rollout, *pod_items])
 
 
 def node_not_ready(analysis: Analysis) -> list[Insight]:
