@@ -448,10 +448,44 @@ def explain_crash_with_logs(analysis: Analysis, items: Sequence[Item]) -> Cause 
     if not crashes:
         return None
     pod = crashes[0].pod
-    logs = analysis.on_pod(pod, a_.LOG_ERRORS, a_.DNS_FAILURE)
-    logs = [i for i in logs if i.log_lines() or i.evidence.get("patterns")]
+    logs = [
+        i
+        for i in analysis.on_pod(pod, a_.LOG_ERRORS, a_.DNS_FAILURE)
+        if i.log_lines() or i.evidence.get("patterns")
+    ]
     if not logs:
         return None
+    patterns, lines = _log_patterns(logs)
+    chosen = next(((n, t, c) for n, t, c in _LOG_CAUSES if patterns.get(n)), None)
+    container = container_of(crashes) or container_of(logs) or "?"
+    cited = [*crashes, *logs, *events_on_pod(analysis, pod, "BackOff")]
+    shown = _lines_showing(chosen[0] if chosen else None, lines)
+    evidence = [crashes[0].notification.observation]
+    exit_code = crashes[0].evidence.get("exitCode")
+    if exit_code is not None:
+        evidence.append(f"last exit code {exit_code}")
+    evidence += [f"log line (data): {quote(line)}" for line in shown[:3]]
+    steps = describe_pod_steps(pod, container, previous=True)
+    if chosen is None:
+        root = (
+            f"container {container} of pod {pod_name(pod)} exits repeatedly; its logs "
+            f"show errors ({', '.join(sorted(patterns)) or 'unclassified'})"
+        )
+        return Cause(root, MEDIUM, bool(lines), evidence, steps, cited)
+    name, template, confidence = chosen
+    host = looked_up_host(shown) or "a host name"
+    root = (
+        f"container {container} of pod {pod_name(pod)} crash-loops because "
+        + template.format(host=host)
+        + (f": {quote(shown[0], 160)}" if shown else "")
+    )
+    steps += _log_cause_steps(name, host, pod)
+    return Cause(root, confidence, True, evidence, steps, cited)
+
+
+def _log_patterns(logs: Sequence[Item]) -> tuple[dict[str, int], list[str]]:
+    """The error patterns the logs matched (with counts; a DNS failure counts as "dns"),
+    and their lines."""
     patterns: dict[str, int] = {}
     lines: list[str] = []
     for item in logs:
@@ -460,46 +494,33 @@ def explain_crash_with_logs(analysis: Analysis, items: Sequence[Item]) -> Cause 
         lines += item.log_lines()
         if item.type == a_.DNS_FAILURE:
             patterns.setdefault("dns", 1)
-    chosen = next(((n, t, c) for n, t, c in _LOG_CAUSES if patterns.get(n)), None)
-    container = container_of(crashes) or container_of(logs) or "?"
-    related = [*events_on_pod(analysis, pod, "BackOff")]
-    exit_code = crashes[0].evidence.get("exitCode")
-    evidence = [crashes[0].notification.observation]
-    if exit_code is not None:
-        evidence.append(f"last exit code {exit_code}")
-    # quote the line that shows the chosen cause, not merely the first error line
-    pattern = ERROR_PATTERNS.get(chosen[0]) if chosen else None
-    pattern_lines = [line for line in lines if pattern.search(line)] if pattern else []
-    pattern_lines = pattern_lines or lines
-    evidence += [f"log line (data): {quote(line)}" for line in pattern_lines[:3]]
-    steps = describe_pod_steps(pod, container, previous=True)
-    if chosen is None:
-        root = (
-            f"container {container} of pod {pod_name(pod)} exits repeatedly; its logs "
-            f"show errors ({', '.join(sorted(patterns)) or 'unclassified'})"
-        )
-        return Cause(root, MEDIUM, bool(lines), evidence, steps, [*crashes, *logs, *related])
-    name, template, confidence = chosen
-    host = looked_up_host(pattern_lines) or "a host name"
-    root = (
-        f"container {container} of pod {pod_name(pod)} crash-loops because "
-        + template.format(host=host)
-        + (f": {quote(pattern_lines[0], 160)}" if pattern_lines else "")
-    )
-    if name == "dns":
-        steps += [
+    return patterns, lines
+
+
+def _lines_showing(cause: str | None, lines: list[str]) -> list[str]:
+    """The lines that show the chosen cause, not merely the first error lines; all the
+    lines when none does."""
+    pattern = ERROR_PATTERNS.get(cause) if cause else None
+    shown = [line for line in lines if pattern.search(line)] if pattern else []
+    return shown or lines
+
+
+def _log_cause_steps(cause: str, host: str, pod: PodKey | None) -> list[str]:
+    """What to check for the causes a step can narrow down."""
+    if cause == "dns":
+        return [
             f"kubectl run -it --rm dnstest --image=busybox:1.36 --restart=Never -- "
             f"nslookup {host if host != 'a host name' else '<name>'}",
             "kubectl -n kube-system get pods -l k8s-app=kube-dns",
             f"kubectl {kubectl_ns(pod)}get svc,endpoints",
         ]
-    elif name == "missing_key":
-        steps.append(f"kubectl {kubectl_ns(pod)}get configmaps -o yaml  # the key the log names")
-    elif name == "connection_refused":
-        steps.append(f"kubectl {kubectl_ns(pod)}get endpoints  # is the dependency ready?")
-    elif name == "out_of_memory":
-        steps.append("Raise the memory limit or the runtime's heap setting (e.g. -Xmx)")
-    return Cause(root, confidence, True, evidence, steps, [*crashes, *logs, *related])
+    if cause == "missing_key":
+        return [f"kubectl {kubectl_ns(pod)}get configmaps -o yaml  # the key the log names"]
+    if cause == "connection_refused":
+        return [f"kubectl {kubectl_ns(pod)}get endpoints  # is the dependency ready?"]
+    if cause == "out_of_memory":
+        return ["Raise the memory limit or the runtime's heap setting (e.g. -Xmx)"]
+    return []
 
 
 _INSUFFICIENT = re.compile(r"Insufficient ([\w./-]+)")
