@@ -1001,59 +1001,70 @@ def memory_near_limit(analysis: Analysis) -> list[Insight]:
     """A container close to its memory limit: a steady climb (a leak) or no headroom."""
     out = []
     for pod, items in group_by_pod(analysis.open(a_.CONTAINER_MEMORY_NEAR_LIMIT)).items():
-        # The container's own reading is the most specific; its pod's repeats it.
-        best = max(
-            items,
-            key=lambda i: (
-                i.subject is not None and i.subject.kind == "Container",
-                len(trend(i)[0]),
-            ),
-        )
-        values, seconds = trend(best)
-        container = container_of(items) or "?"
-        limit = memory_limit_text(items, analysis) or "memory"
-        now = metric_value(best)
-        facts = [i.notification.observation for i in items]
-        steps = [
-            f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
-            "cat /sys/fs/cgroup/<pod cgroup>/memory.stat  # anon vs file: heap or cache?",
-        ]
-        if steady_climb(values):
-            minutes = max(seconds / 60, 1e-9)
-            per_minute = (values[-1] - values[0]) / minutes
-            left = (1 - values[-1]) / per_minute if per_minute > 0 else None
-            facts.append(
-                "readings, oldest first: "
-                + ", ".join(percent(v) for v in values)
-                + f" over {seconds / 60:.0f} min"
-            )
-            root = (
-                f"the memory of container {container} in pod {pod_name(pod)} keeps "
-                f"growing: {percent(values[0])} → {percent(values[-1])} of its {limit} "
-                f"limit in {seconds / 60:.0f} min (about {per_minute * 100:.0f} points a "
-                "minute) without falling back, the signature of a leak or an unbounded "
-                "cache"
-            )
-            if left is not None:
-                root += (
-                    f"; at this rate it reaches the limit in about {max(left, 0):.0f} "
-                    "min and the kernel OOM-kills it"
-                )
-            steps.append("Take a heap profile now and again in a few minutes; compare what grows")
-            confidence = HIGH if len(values) >= 4 else MEDIUM
-        else:
-            root = (
-                f"container {container} in pod {pod_name(pod)} runs at {percent(now)} of "
-                f"its {limit} limit: too little headroom, so a burst gets it OOM-killed"
-            )
-            steps.append(
-                f"Raise resources.limits.memory of container {container} or lower "
-                "its working set (heap size, cache bounds)"
-            )
-            confidence = MEDIUM
-        cause = Cause(root, confidence, True, facts, steps, items)
+        cause = _memory_near_limit_cause(analysis, pod, items)
         out.append(analysis.emit("memory_near_limit", None, cause))
     return out
+
+
+def _memory_near_limit_cause(analysis: Analysis, pod: PodKey, items: list[Item]) -> Cause:
+    # The container's own reading is the most specific; its pod's repeats it.
+    best = max(
+        items,
+        key=lambda i: (
+            i.subject is not None and i.subject.kind == "Container",
+            len(trend(i)[0]),
+        ),
+    )
+    values, seconds = trend(best)
+    container = container_of(items) or "?"
+    limit = memory_limit_text(items, analysis) or "memory"
+    facts = [i.notification.observation for i in items]
+    steps = [
+        f"kubectl {kubectl_ns(pod)}top pod {pod[1]} --containers",
+        "cat /sys/fs/cgroup/<pod cgroup>/memory.stat  # anon vs file: heap or cache?",
+    ]
+    if steady_climb(values):
+        facts.append(
+            "readings, oldest first: "
+            + ", ".join(percent(v) for v in values)
+            + f" over {seconds / 60:.0f} min"
+        )
+        root = _leak_root(pod, container, limit, values, seconds)
+        steps.append("Take a heap profile now and again in a few minutes; compare what grows")
+        confidence = HIGH if len(values) >= 4 else MEDIUM
+    else:
+        root = (
+            f"container {container} in pod {pod_name(pod)} runs at {percent(metric_value(best))} "
+            f"of its {limit} limit: too little headroom, so a burst gets it OOM-killed"
+        )
+        steps.append(
+            f"Raise resources.limits.memory of container {container} or lower "
+            "its working set (heap size, cache bounds)"
+        )
+        confidence = MEDIUM
+    return Cause(root, confidence, True, facts, steps, items)
+
+
+def _leak_root(
+    pod: PodKey, container: str, limit: str, values: Sequence[float], seconds: float
+) -> str:
+    """A steady climb: how fast, and when it reaches the limit at that rate."""
+    minutes = max(seconds / 60, 1e-9)
+    per_minute = (values[-1] - values[0]) / minutes
+    left = (1 - values[-1]) / per_minute if per_minute > 0 else None
+    root = (
+        f"the memory of container {container} in pod {pod_name(pod)} keeps "
+        f"growing: {percent(values[0])} → {percent(values[-1])} of its {limit} "
+        f"limit in {seconds / 60:.0f} min (about {per_minute * 100:.0f} points a "
+        "minute) without falling back, the signature of a leak or an unbounded "
+        "cache"
+    )
+    if left is not None:
+        root += (
+            f"; at this rate it reaches the limit in about {max(left, 0):.0f} "
+            "min and the kernel OOM-kills it"
+        )
+    return root
 
 
 def pids_limit_reached(analysis: Analysis) -> list[Insight]:
