@@ -856,11 +856,7 @@ def node_not_ready(analysis: Analysis) -> list[Insight]:
     """A NotReady node, and the pods on it that suffer for it."""
     out = []
     for node, downs in group_by_node(analysis.open(a_.NODE_NOT_READY)).items():
-        named = set(analysis.facts.node_pods.get(node, set()))
-        for down in downs:
-            for ref in down.evidence.get("pod_names") or []:
-                namespace, _, pod = text(ref).partition("/")
-                named.add((namespace or None, pod))
+        named = _pods_on_node(analysis, node, downs)
         affected = [
             i
             for i in analysis.open(
@@ -869,19 +865,7 @@ def node_not_ready(analysis: Analysis) -> list[Insight]:
             if i.node == node or any(same_pod(i.pod, p) for p in named)
         ]
         first = downs[0].evidence
-        condition = text(first.get("condition")) or "Ready"
-        if condition == "NetworkUnavailable":
-            root = (
-                f"node {node} has no pod network (NetworkUnavailable: "
-                f"{text(first.get('reason'))}): the CNI plugin has not set it up"
-            )
-        else:
-            root = (
-                f"node {node} stopped reporting to the control plane (Ready="
-                f"{text(first.get('status')) or 'False'}, {text(first.get('reason'))}); "
-                "why the kubelet went silent (host down, network partition, kubelet or "
-                "runtime failure) is not in the evidence"
-            )
+        root = _node_down_root(node, first)
         count = len(named) or len({i.pod for i in affected if i.pod})
         if count:
             root += (
@@ -902,6 +886,31 @@ def node_not_ready(analysis: Analysis) -> list[Insight]:
         cause = Cause(root, HIGH if affected else MEDIUM, True, facts, steps, [*downs, *affected])
         out.append(analysis.emit("node_not_ready", None, cause))
     return out
+
+
+def _pods_on_node(analysis: Analysis, node: str, downs: Sequence[Item]) -> set[PodKey]:
+    """The pods the snapshots place on the node, and those its NotReady notifications name."""
+    named = set(analysis.facts.node_pods.get(node, set()))
+    for down in downs:
+        for ref in down.evidence.get("pod_names") or []:
+            namespace, _, pod = text(ref).partition("/")
+            named.add((namespace or None, pod))
+    return named
+
+
+def _node_down_root(node: str, evidence: dict[str, Any]) -> str:
+    """What the node's condition says: no pod network, or a kubelet gone silent."""
+    if text(evidence.get("condition")) == "NetworkUnavailable":
+        return (
+            f"node {node} has no pod network (NetworkUnavailable: "
+            f"{text(evidence.get('reason'))}): the CNI plugin has not set it up"
+        )
+    return (
+        f"node {node} stopped reporting to the control plane (Ready="
+        f"{text(evidence.get('status')) or 'False'}, {text(evidence.get('reason'))}); "
+        "why the kubelet went silent (host down, network partition, kubelet or "
+        "runtime failure) is not in the evidence"
+    )
 
 
 def oom_kill(analysis: Analysis) -> list[Insight]:
