@@ -26,7 +26,7 @@ from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from kubelens.coordinator import Coordinator
+from kubelens.coordinator import Coordinator, RunOptions
 from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema
 from kubelens.ports.notifications import InMemoryNotificationStore
 from kubelens.ports.operators import InProcessOperators
@@ -79,7 +79,7 @@ async def one_run() -> ZeroLatencyModel:
     store = InMemoryNotificationStore()
     operators = InProcessOperators(skills(), store, source="bench")
     coordinator = Coordinator(model=model, store=store, operators=operators)
-    result = await coordinator.run({"reason": "bench"}, max_iterations=ITERATIONS)
+    result = await coordinator.run({"reason": "bench"}, RunOptions(max_iterations=ITERATIONS))
     assert result.iterations == ITERATIONS, result
     return model
 

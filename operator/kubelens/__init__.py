@@ -6,13 +6,13 @@ The library API mirrors beamlens's Coordinator::
 
     result = kubelens.run({"reason": "why is this machine slow?"})   # scripts
     coordinator = kubelens.Coordinator(model="openai/gpt-4o-mini")   # async code
-    result = await coordinator.run({"reason": "..."}, max_iterations=10)
+    result = await coordinator.run({"reason": "..."}, kubelens.RunOptions(max_iterations=10))
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kubelens.models import (
@@ -26,7 +26,7 @@ from kubelens.models import (
 )
 
 if TYPE_CHECKING:
-    from kubelens.coordinator import Coordinator, ModelClient
+    from kubelens.coordinator import Coordinator, ModelClient, RunOptions
 
 __all__ = [
     "Coordinator",
@@ -34,6 +34,7 @@ __all__ = [
     "ModelClient",
     "Notification",
     "OperatorResult",
+    "RunOptions",
     "RunOutcome",
     "RunResult",
     "Severity",
@@ -45,7 +46,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """The coordinator, loaded on first use: the node agent imports this package too and
     must not load the tool loop (or litellm) with it."""
-    if name in ("Coordinator", "ModelClient"):
+    if name in ("Coordinator", "ModelClient", "RunOptions"):
         from kubelens import coordinator
 
         return getattr(coordinator, name)
@@ -54,19 +55,11 @@ def __getattr__(name: str) -> Any:
 
 def run(
     context: Mapping[str, Any],
+    options: RunOptions | None = None,
     *,
     model: ModelClient | str | None = None,
-    notifications: Sequence[Notification] = (),
-    max_iterations: int = 25,
-    timeout: float = 300.0,
-    skills: Sequence[str] | None = None,
 ) -> RunResult:
     """Investigate this machine synchronously (for scripts); see :class:`Coordinator`."""
     from kubelens.coordinator import Coordinator
 
-    coordinator = Coordinator(model=model)
-    return asyncio.run(
-        coordinator.run(
-            context, notifications, max_iterations=max_iterations, timeout=timeout, skills=skills
-        )
-    )
+    return asyncio.run(Coordinator(model=model).run(context, options))

@@ -1,7 +1,7 @@
 """``kubelens investigate``: the coordinator on this machine, no cluster or key needed.
 
 It samples the node skills a few times (so counters have deltas and the detector has
-readings), then runs the same :class:`~kubelens.coordinator.Coordinator` the operator
+readings), then runs the same :class:`~kubelens.coordinator.ToolLoop` the operator
 runs, with in-process ports. With ``--namespace`` and a kubeconfig it adds the cluster
 skills for that namespace.
 """
@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubelens.config import Settings
-from kubelens.coordinator import Coordinator, ModelClient, build_model
-from kubelens.coordinator.core import Listener, RunOptions
+from kubelens.coordinator import Listener, ModelClient, RunOptions, ToolLoop, build_model
 from kubelens.detection import AnomalyDetector
 from kubelens.models import RunResult
 from kubelens.ports.notifications import InMemoryNotificationStore
@@ -89,19 +88,17 @@ async def run_in_process(
     model: ModelClient | None = None,
 ) -> RunResult:
     """The coordinator over skills run in this process (investigate and replay)."""
-    coordinator = Coordinator(
-        model=model or build_model(settings),
-        store=store,
-        operators=InProcessOperators(skills, store, source=source, detector=detector),
+    loop = ToolLoop(
+        model or build_model(settings),
+        store,
+        InProcessOperators(skills, store, source=source, detector=detector),
         compaction_max_tokens=settings.compaction_max_tokens,
         compaction_keep_last=settings.compaction_keep_last,
     )
-    return await coordinator.run(
-        context,
+    options = RunOptions(
+        max_iterations=settings.max_iterations,
+        timeout=settings.timeout,
+        skills=[skill.name for skill in skills],
         listener=listener,
-        options=RunOptions(
-            max_iterations=settings.max_iterations,
-            timeout=settings.timeout,
-            skills=[skill.name for skill in skills],
-        ),
     )
+    return await loop.run(context, options)

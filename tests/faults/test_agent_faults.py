@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from kubelens.coordinator import Coordinator, LiteLLMClient
+from kubelens.coordinator import Coordinator, LiteLLMClient, RunOptions
 from kubelens.models import RunOutcome, ToolStatus
 from kubelens.ports.agents import AgentDirectory
 from kubelens.ports.notifications import InMemoryNotificationStore
@@ -94,7 +94,7 @@ async def test_a_model_is_told_which_agents_failed_and_the_run_completes(
         model = LiteLLMClient(model="openai/scripted", api_base=server.api_base,
                               api_key="sk-test", backoff=0.01)
         coordinator = Coordinator(model=model, store=store, operators=operators)
-        result = await coordinator.run({"reason": "is the fleet healthy?"}, timeout=30)
+        result = await coordinator.run({"reason": "is the fleet healthy?"}, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.DONE, result.message
     assert elapsed.seconds < 8
 

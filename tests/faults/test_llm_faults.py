@@ -13,6 +13,7 @@ import json
 import time
 from typing import Any
 
+from kubelens.coordinator import RunOptions
 from kubelens.models import RunOutcome
 from tests.faults.helpers import scripted_coordinator, timed
 from tests.faults.servers import Fault, RawLLM
@@ -45,7 +46,8 @@ async def test_rate_limit_is_retried_after_the_providers_retry_after() -> None:
     script: Script = [stamped(arrivals, Turn(status=429, headers={"retry-after": "1"})),
               stamped(arrivals, call("done"))]
     with ScriptedLLM(script) as server, timed() as elapsed:
-        result = await scripted_coordinator(server.api_base).run({"reason": "x"}, timeout=20)
+        result = await scripted_coordinator(server.api_base).run(
+            {"reason": "x"}, RunOptions(timeout=20))
     assert result.outcome is RunOutcome.DONE, result.message
     assert len(server.requests) == 2
     # backoff is 10 ms in these tests: a wait of a second is the provider's Retry-After
@@ -58,7 +60,8 @@ async def test_retry_after_in_milliseconds_is_honoured() -> None:
     script: Script = [stamped(arrivals, Turn(status=429, headers={"retry-after-ms": "400"})),
               stamped(arrivals, call("done"))]
     with ScriptedLLM(script) as server:
-        result = await scripted_coordinator(server.api_base).run({"reason": "x"}, timeout=20)
+        result = await scripted_coordinator(server.api_base).run(
+            {"reason": "x"}, RunOptions(timeout=20))
     assert result.outcome is RunOutcome.DONE, result.message
     assert 0.35 <= arrivals[1] - arrivals[0] < 3
 
@@ -77,7 +80,8 @@ async def test_a_rate_limit_that_persists_fails_naming_it() -> None:
 async def test_a_retry_after_longer_than_the_deadline_ends_at_the_deadline() -> None:
     with ScriptedLLM([], default=Turn(status=429, headers={"retry-after": "600"})) as server, \
             timed() as elapsed:
-        result = await scripted_coordinator(server.api_base).run({"reason": "x"}, timeout=1)
+        result = await scripted_coordinator(server.api_base).run(
+            {"reason": "x"}, RunOptions(timeout=1))
     assert result.outcome is RunOutcome.TIMEOUT
     assert result.message == "deadline of 1s reached"
     assert elapsed.seconds < 2.5
@@ -122,7 +126,7 @@ async def test_a_hanging_model_is_stopped_by_the_run_deadline() -> None:
     with ScriptedLLM([], default=Turn(delay=30, tool_calls=[("done", {})])) as server, \
             timed() as elapsed:
         result = await scripted_coordinator(server.api_base, llm_timeout=60).run(
-            {"reason": "x"}, timeout=1)
+            {"reason": "x"}, RunOptions(timeout=1))
     assert result.outcome is RunOutcome.TIMEOUT
     assert result.message == "deadline of 1s reached"
     assert elapsed.seconds < 2.5
@@ -131,7 +135,7 @@ async def test_a_hanging_model_is_stopped_by_the_run_deadline() -> None:
 async def test_a_hanging_model_times_out_each_call_then_fails() -> None:
     with RawLLM([], default=Fault.HANG) as server, timed() as elapsed:
         result = await scripted_coordinator(server.api_base, retries=1, llm_timeout=0.5).run(
-            {"reason": "x"}, timeout=30)
+            {"reason": "x"}, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.FAILED
     assert "failed after 2 attempt(s): Timeout" in result.message
     assert server.requests == 2
@@ -141,7 +145,7 @@ async def test_a_hanging_model_times_out_each_call_then_fails() -> None:
 async def test_one_hanging_call_is_retried_and_the_run_recovers() -> None:
     with RawLLM([Fault.HANG]) as server:
         result = await scripted_coordinator(server.api_base, retries=1, llm_timeout=0.5).run(
-            {"reason": "x"}, timeout=30)
+            {"reason": "x"}, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.DONE, result.message
     assert server.requests == 2
 
@@ -246,7 +250,7 @@ async def test_a_model_that_never_calls_done_stops_at_max_iterations() -> None:
     with ScriptedLLM([], default=call("think", {"thought": "more"})) as server, \
             timed() as elapsed:
         result = await scripted_coordinator(server.api_base).run({"reason": "x"},
-                                                                 max_iterations=4)
+                                                                 RunOptions(max_iterations=4))
     assert result.outcome is RunOutcome.MAX_ITERATIONS
     assert result.message == "stopped after max_iterations=4 without the model calling done"
     assert result.iterations == 4 and len(server.requests) == 4
@@ -257,7 +261,7 @@ async def test_a_model_that_never_calls_done_stops_at_max_iterations() -> None:
 async def test_a_model_that_only_talks_stops_at_max_iterations_saying_so() -> None:
     with ScriptedLLM([], default=Turn(content="The cluster looks fine to me.")) as server:
         result = await scripted_coordinator(server.api_base).run({"reason": "x"},
-                                                                 max_iterations=3)
+                                                                 RunOptions(max_iterations=3))
     assert result.outcome is RunOutcome.MAX_ITERATIONS
     assert result.message == (
         "stopped after max_iterations=3 without the model calling done; "

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kubelens.agent.runner import AgentServer
-from kubelens.coordinator import Coordinator
+from kubelens.coordinator import Coordinator, RunOptions
 from kubelens.coordinator.analyst_model import AnalystModel
 from kubelens.models import OperatorResult, RunOutcome, ToolResult, ToolStatus
 from kubelens.ports.agents import AgentDirectory, AgentOperators
@@ -203,7 +203,7 @@ async def test_an_investigation_completes_with_agents_up_and_down(fleet: Fleet) 
     )
     coordinator = Coordinator(model=AnalystModel(), store=store, operators=operators)
     started = time.monotonic()
-    result = await coordinator.run({"reason": "is the fleet healthy?"}, timeout=60)
+    result = await coordinator.run({"reason": "is the fleet healthy?"}, RunOptions(timeout=60))
     assert time.monotonic() - started < 20
     assert result.outcome is RunOutcome.DONE, result.message
     sources = {(r.skill, r.source, r.status) for r in result.operator_results}

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubelens import config
-from kubelens.coordinator import Coordinator, prompts
+from kubelens.coordinator import Coordinator, RunOptions, prompts
 from kubelens.coordinator.llm import Completion, Message, ToolCall, ToolSchema
 from kubelens.models import (
     Notification,
@@ -290,8 +290,8 @@ def test_any_tool_call_is_answered_and_the_loop_carries_on(calls: list[tuple[str
     model = ReplayModel(calls)
     coordinator = Coordinator(model=model, store=store,
                               operators=InProcessOperators([OneReading()], store, source="n"))
-    result = asyncio.run(coordinator.run({"reason": "fuzz"}, max_iterations=len(calls) + 2,
-                                         timeout=20))
+    options = RunOptions(max_iterations=len(calls) + 2, timeout=20)
+    result = asyncio.run(coordinator.run({"reason": "fuzz"}, options))
     assert result.outcome is RunOutcome.DONE, result.message
     answers = [m for m in model.seen[-1] if m["role"] == "tool"]
     for answer in answers:
@@ -372,7 +372,7 @@ def test_a_flood_of_notifications_is_answered_with_whole_ones_most_severe_first(
     model = ReplayModel([("get_notifications", '{"status": "all"}')])
     coordinator = Coordinator(model=model, store=store,
                               operators=InProcessOperators([OneReading()], store, source="n"))
-    result = asyncio.run(coordinator.run({"reason": "flood"}, timeout=20))
+    result = asyncio.run(coordinator.run({"reason": "flood"}, RunOptions(timeout=20)))
     assert result.outcome is RunOutcome.DONE
     (answer,) = [json.loads(m["content"]) for m in model.seen[-1] if m["role"] == "tool"]
     assert answer["status"] == "ok" and not answer["truncated"]

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from kubelens import anomalies
+from kubelens.config import Settings
 from kubelens.coordinator import Coordinator, LiteLLMClient
-from kubelens.coordinator.core import RunOptions
+from kubelens.coordinator.core import RunEvent, RunOptions
 from kubelens.models import NotificationState, RunOutcome, Severity, Subject
 from kubelens.ports.notifications import InMemoryNotificationStore
 from kubelens.ports.operators import InProcessOperators
@@ -81,7 +82,7 @@ async def test_multi_step_investigation_ends_in_an_insight() -> None:
     ]
     with ScriptedLLM(script) as server:
         coordinator = make(server)
-        result = await coordinator.run({"reason": "slow"}, timeout=30)
+        result = await coordinator.run({"reason": "slow"}, RunOptions(timeout=30))
         store = coordinator.store
     assert result.outcome is RunOutcome.DONE
     assert result.iterations == 4
@@ -133,7 +134,7 @@ async def test_malformed_and_unknown_tool_calls_are_fed_back_and_recovered() -> 
 
 async def test_max_iterations_drops_tools_on_the_last_turn_and_stops() -> None:
     with ScriptedLLM([], default=call("think", {"thought": "hmm"})) as server:
-        result = await make(server).run({"reason": "x"}, max_iterations=3)
+        result = await make(server).run({"reason": "x"}, RunOptions(max_iterations=3))
     assert result.outcome is RunOutcome.MAX_ITERATIONS
     assert result.iterations == 3
     assert len(server.requests) == 3
@@ -144,7 +145,7 @@ async def test_max_iterations_drops_tools_on_the_last_turn_and_stops() -> None:
 async def test_deadline_ends_a_hanging_model_with_a_clear_status() -> None:
     with ScriptedLLM([Turn(delay=2, tool_calls=[("done", {})])]) as server:
         started = time.monotonic()
-        result = await make(server).run({"reason": "x"}, timeout=1)
+        result = await make(server).run({"reason": "x"}, RunOptions(timeout=1))
         elapsed = time.monotonic() - started
     assert result.outcome is RunOutcome.TIMEOUT
     assert "deadline of 1s" in result.message
@@ -180,7 +181,8 @@ async def test_compaction_summarises_old_turns_and_keeps_ids() -> None:
 
     with ScriptedLLM([], default=call("done")) as server:
         server.default = respond
-        coordinator = make(server, compaction_max_tokens=2500, compaction_keep_last=2)
+        compaction = Settings(compaction_max_tokens=2500, compaction_keep_last=2)
+        coordinator = make(server, settings=compaction)
         result = await coordinator.run({"reason": "x"})
         notification_id = (await coordinator.store.list())[0].id
     assert result.outcome is RunOutcome.DONE
@@ -232,7 +234,7 @@ async def test_runs_queue_fifo_and_status_reports_it() -> None:
 async def test_cancel_event_stops_a_run() -> None:
     with ScriptedLLM([], default=Turn(delay=2, tool_calls=[("done", {})])) as server:
         cancel = asyncio.Event()
-        task = asyncio.ensure_future(make(server).run({"reason": "x"}, cancel=cancel))
+        task = asyncio.ensure_future(make(server).run({"reason": "x"}, RunOptions(cancel=cancel)))
         await asyncio.sleep(0.2)
         cancel.set()
         result = await asyncio.wait_for(task, 2)
@@ -294,3 +296,29 @@ def test_oversized_operator_results_drop_the_largest_snapshots_not_the_json() ->
     kept = [v["skill"] for v in views if "rows" in v["snapshot"]]
     assert omitted and kept
     assert max(int(s[1:]) for s in kept) < min(int(s[1:]) for s in omitted)  # largest go first
+
+
+def test_a_model_named_to_the_coordinator_gets_the_configured_retries_timeout_and_base() -> None:
+    settings = Settings(llm_retries=5, llm_timeout=7.0, llm_api_base="http://127.0.0.1:9")
+    model = Coordinator(model="openai/gpt-4o-mini", settings=settings).model
+    assert isinstance(model, LiteLLMClient)
+    assert (model.retries, model.timeout, model.api_base) == (5, 7.0, "http://127.0.0.1:9")
+    assert Coordinator().model.name == Coordinator(model="").model.name != model.name
+
+
+async def test_status_reports_the_running_iteration_and_investigation() -> None:
+    seen: list[dict[str, Any]] = []
+    script = [call("think", {"thought": "one"}), call("think", {"thought": "two"}), call("done")]
+    with ScriptedLLM(script) as server:
+        coordinator = make(server)
+
+        def listen(event: RunEvent) -> None:
+            if event.kind == "iteration":
+                seen.append(coordinator.status())
+
+        result = await coordinator.run(
+            {"reason": "x"}, RunOptions(listener=listen, investigation="inv-1"))
+    assert result.outcome is RunOutcome.DONE
+    assert [(s["iteration"], s["investigation"]) for s in seen] == [
+        (1, "inv-1"), (2, "inv-1"), (3, "inv-1")]
+    assert coordinator.status()["iteration"] == 3 and coordinator.status()["investigation"] is None

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kubelens.coordinator import Coordinator, LiteLLMClient, prompts
+from kubelens.coordinator import Coordinator, LiteLLMClient, RunOptions, prompts
 from kubelens.models import Notification, NotificationState, RunOutcome, RunResult, Severity
 from kubelens.ports.notifications import InMemoryNotificationStore
 from kubelens.ports.operators import InProcessOperators
@@ -208,7 +208,7 @@ def reading_script() -> Script:
 async def test_injected_text_reaches_the_model_only_as_quoted_data(world: World) -> None:
     context = {"reason": "api keeps restarting", "alert": INJECTIONS["context"]}
     with ScriptedLLM(reading_script()) as server:
-        result = await world.coordinator(server.api_base).run(context, timeout=30)
+        result = await world.coordinator(server.api_base).run(context, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.DONE, result.message
     quoted = assert_only_quoted_data(server)
     # Each injection did reach the model, and exactly where data belongs.
@@ -279,7 +279,7 @@ async def test_a_model_that_obeys_injections_still_can_only_read(world: World) -
     tree_before = tree_state(world.root)
     with ScriptedLLM(obeying_script()) as server:
         result: RunResult = await world.coordinator(server.api_base).run(
-            {"reason": INJECTIONS["context"]}, timeout=30)
+            {"reason": INJECTIONS["context"]}, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.DONE, result.message
     answers = server.tool_results(1)
     assert len(answers) == 29

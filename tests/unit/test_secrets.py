@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from kubelens.coordinator import Coordinator, LiteLLMClient
+from kubelens.coordinator import Coordinator, LiteLLMClient, RunOptions
 from kubelens.coordinator.analyst_model import AnalystModel
 from kubelens.coordinator.llm import Completion, Message, ToolSchema
 from kubelens.models import Notification, RunOutcome, RunResult, Severity, Snapshot, Subject
@@ -347,7 +347,7 @@ async def test_rule_based_investigation_leaks_no_secret(
     model = Recording(AnalystModel())
     store, operators = world.ports(notifications=2)
     coordinator = Coordinator(model=model, store=store, operators=operators)
-    result = await coordinator.run(investigation_context(world.secrets), timeout=60)
+    result = await coordinator.run(investigation_context(world.secrets), RunOptions(timeout=60))
     assert result.outcome is RunOutcome.DONE, result.message
     assert result.insights, "the analyst found nothing to say about a crash-looping pod"
     assert {r.skill for r in result.operator_results} >= {"processes", "logs", "events", "pods"}
@@ -380,7 +380,7 @@ async def test_llm_investigation_calling_every_tool_leaks_no_secret(
                               api_key="sk-test", backoff=0.01)
         store, operators = world.ports(notifications=len(SECRETS))
         coordinator = Coordinator(model=model, store=store, operators=operators)
-        result = await coordinator.run(investigation_context(SECRETS), timeout=60)
+        result = await coordinator.run(investigation_context(SECRETS), RunOptions(timeout=60))
     assert result.outcome is RunOutcome.DONE, result.message
     answers = [a for a in server.tool_results(3) if a["name"] == "call_skill"]
     assert len(answers) == len(tool_calls)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kubelens.coordinator import Coordinator, LiteLLMClient
+from kubelens.coordinator import Coordinator, LiteLLMClient, RunOptions
 from kubelens.models import RunOutcome
 from kubelens.ports.notifications import InMemoryNotificationStore
 from kubelens.ports.operators import InProcessOperators
@@ -113,7 +113,7 @@ async def model_sees(
         coordinator = Coordinator(
             model=model, store=store,
             operators=InProcessOperators(skills, store, source=NODE))
-        result = await coordinator.run({"reason": "checkout is slow"}, timeout=30)
+        result = await coordinator.run({"reason": "checkout is slow"}, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.DONE, result.message
     return server.tool_results(1)
 
@@ -525,7 +525,7 @@ async def test_the_first_message_leads_with_the_alerts_subjects_and_their_state(
                               api_key="sk-test", backoff=0.01)
         operators = InProcessOperators(cluster_skills(source, HOME), store, source=NODE)
         coordinator = Coordinator(model=model, store=store, operators=operators)
-        result = await coordinator.run(context, timeout=30)
+        result = await coordinator.run(context, RunOptions(timeout=30))
     assert result.outcome is RunOutcome.DONE, result.message
     first = server.requests[0]["messages"][1]["content"]
     lines = first.splitlines()

@@ -1,32 +1,23 @@
-"""The coordinator: the LLM tool loop and its model clients; its ports are :mod:`kubelens.ports`."""
+"""The coordinator: the LLM tool loop and its model clients; its ports are :mod:`kubelens.ports`.
+
+:class:`ToolLoop` runs one investigation; :class:`Coordinator` is the library's FIFO of
+runs over one loop; :func:`build_model` is the one way a model is chosen.
+"""
 
 from __future__ import annotations
 
-from kubelens.config import Settings
-from kubelens.coordinator.core import Coordinator, RunEvent, RunOptions
-from kubelens.coordinator.llm import LiteLLMClient, ModelClient, ModelError
+from kubelens.coordinator.core import Listener, RunEvent, RunOptions, ToolLoop
+from kubelens.coordinator.library import Coordinator
+from kubelens.coordinator.llm import LiteLLMClient, ModelClient, ModelError, build_model
 
 __all__ = [
     "Coordinator",
+    "Listener",
     "LiteLLMClient",
     "ModelClient",
     "ModelError",
     "RunEvent",
     "RunOptions",
+    "ToolLoop",
     "build_model",
 ]
-
-
-def build_model(settings: Settings, model: str | None = None) -> ModelClient:
-    """The configured LLM, or the built-in rule-based analyst when none is set."""
-    chosen = settings.model if model is None else model
-    if not chosen:
-        from kubelens.coordinator.analyst_model import AnalystModel
-
-        return AnalystModel()
-    return LiteLLMClient(
-        model=chosen,
-        retries=settings.llm_retries,
-        timeout=settings.llm_timeout,
-        api_base=settings.llm_api_base or None,
-    )

@@ -1,10 +1,11 @@
 """beamlens's Coordinator in Python: the LLM tool loop that turns notifications into insights.
 
-One :class:`Coordinator` runs one investigation at a time; a run asked for while one
-is active waits its turn (FIFO). A run ends on ``done``, on ``max_iterations``, on the
-deadline, on cancellation, or when the model keeps failing, and always returns what it
-found so far. Nothing the model sends can crash the loop: unknown tools, malformed JSON
-and bad arguments go back to it as errors it can correct.
+A :class:`ToolLoop` runs one investigation from start to end over one model and one set
+of ports; it queues nothing (the library's :class:`~kubelens.coordinator.library.Coordinator`
+and the operator's namespace queues decide when a run starts). A run ends on ``done``, on
+``max_iterations``, on the deadline, on cancellation, or when the model keeps failing, and
+always returns what it found so far. Nothing the model sends can crash the loop: unknown
+tools, malformed JSON and bad arguments go back to it as errors it can correct.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +25,6 @@ from kubelens.coordinator import prompts
 from kubelens.coordinator.ledger import Ledger
 from kubelens.coordinator.llm import (
     Completion,
-    LiteLLMClient,
     Message,
     ModelClient,
     ModelError,
@@ -41,15 +40,10 @@ from kubelens.models import (
     ToolResult,
     ToolStatus,
 )
-from kubelens.ports.notifications import (
-    InMemoryNotificationStore,
-    NotificationStore,
-    Transition,
-)
-from kubelens.ports.operators import InProcessOperators, Operators
+from kubelens.ports.notifications import NotificationStore, Transition
+from kubelens.ports.operators import Operators
 from kubelens.redact import redact
-from kubelens.skills import node_skills
-from kubelens.skills.base import DEFAULT_RESULT_CAP, HostPaths, Skill, cap_result
+from kubelens.skills.base import DEFAULT_RESULT_CAP, cap_result
 from kubelens.skills.fit import fit_notifications, fit_operator_results
 
 log = logging.getLogger(__name__)
@@ -82,12 +76,24 @@ Listener = Callable[[RunEvent], Awaitable[None] | None]
 
 @dataclass
 class RunOptions:
+    """Everything a run takes besides its context: limits, hooks and what it resumes from."""
+
     max_iterations: int = 25
     timeout: float = 300.0
+    #: The skills the model may use (default: every skill the operators offer).
     skills: Sequence[str] | None = None
     token_budget: int | None = None
     cost_budget: float | None = None
+    #: The Investigation's name, for logs and status.
     investigation: str | None = None
+    #: Notifications to add to the store before the run starts.
+    notifications: Sequence[Notification] = ()
+    #: Insights an earlier attempt recorded (a resumed run keeps and never repeats them).
+    prior_insights: Sequence[Insight] = ()
+    #: Called with every :class:`RunEvent`.
+    listener: Listener | None = None
+    #: Set it to end the run with outcome ``cancelled``.
+    cancel: asyncio.Event | None = None
 
 
 class _Finished(Exception):
@@ -100,24 +106,15 @@ class _Finished(Exception):
 class _Run:
     """The state of one investigation: conversation, results, pending operators."""
 
-    def __init__(
-        self,
-        coordinator: Coordinator,
-        context: Mapping[str, Any],
-        options: RunOptions,
-        store: NotificationStore,
-        operators: Operators,
-        listener: Listener | None,
-        prior_insights: Sequence[Insight],
-    ) -> None:
-        self.coordinator = coordinator
-        self.model = coordinator.model
+    def __init__(self, loop: ToolLoop, context: Mapping[str, Any], options: RunOptions) -> None:
+        self.loop = loop
+        self.model = loop.model
         self.context = context
         self.options = options
-        self.store = store
-        self.operators = operators
-        self.listener = listener
-        self.result = RunResult(analyst=self.model.name, insights=list(prior_insights))
+        self.store = loop.store
+        self.operators = loop.operators
+        self.listener = options.listener
+        self.result = RunResult(analyst=self.model.name, insights=list(options.prior_insights))
         self.messages: list[Message] = []
         self.pending: set[asyncio.Task[list[OperatorResult]]] = set()
         self.iteration = 0
@@ -129,7 +126,7 @@ class _Run:
             context=context,
             skills=[],
             operator_results=self.result.operator_results,
-            cluster=getattr(operators, "cluster_source", None),
+            cluster=getattr(self.operators, "cluster_source", None),
         )
 
     def _allowed_skills(self) -> set[str]:
@@ -150,69 +147,70 @@ class _Run:
     # --- the loop ------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
-        catalog = [s for s in self.operators.catalog() if s["name"] in self.allowed_skills]
-        self.ledger.skills = [s["name"] for s in catalog]
-        unread = await self.store.list(NotificationState.UNREAD)
-        # The objects the context names, read now: the model starts from them. Imported
-        # here: a node-only run stays off the cluster code.
-        from kubelens.skills.cluster.subjects import named_subjects, subject_states
-
-        subjects = await asyncio.to_thread(
-            subject_states,
-            self.ledger.cluster,
-            named_subjects(self.context),
-        )
-        self.messages = [
-            {"role": "system", "content": prompts.SYSTEM_PROMPT},
-            {
-                "role": "user",
-                "content": prompts.first_message(
-                    self.context, unread, catalog, self.result.insights, subjects
-                ),
-            },
-        ]
-        await self.emit("started", notifications=len(unread))
+        await self._start()
         while not self.done:
             if self.iteration >= self.options.max_iterations:
                 raise _Finished(RunOutcome.MAX_ITERATIONS, self._max_iterations_message())
             self.iteration += 1
-            self.coordinator._iteration = self.iteration
             await self.emit("iteration")
-            self._deliver_finished_operators()
-            await self._compact_if_needed()
-            final = self.iteration == self.options.max_iterations
-            tools = [
-                schema
-                for name, schema in prompts.TOOLS.items()
-                if not final or name in prompts.FINAL_TOOLS
-            ]
-            completion = await self._complete(tools)
-            self.messages.append(_assistant_message(completion))
-            self.text_only_turns = 0 if completion.tool_calls else self.text_only_turns + 1
-            if not completion.tool_calls:
-                self.messages.append(
-                    {
-                        "role": "user",
-                        "content": "Use the tools to continue; call done when you are finished.",
-                    }
-                )
-                continue
-            for call in completion.tool_calls:
-                result = await self._dispatch(call)
-                self.result.usage.tool_calls += 1
-                await self.emit("tool", tool=call.name, status=result.status.value)
-                self.messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": call.id,
-                        "name": call.name,
-                        # Redacted again as it leaves for the model: error texts carry
-                        # exception messages no skill has redacted.
-                        "content": json.dumps(redact(result.wire()), default=str),
-                    }
-                )
+            await self._turn()
             self._check_budget()
         return self.result
+
+    async def _start(self) -> None:
+        """The first message: the context, unread notifications, the skills, the objects
+        the context names (read now, so the model starts from them)."""
+        catalog = [s for s in self.operators.catalog() if s["name"] in self.allowed_skills]
+        self.ledger.skills = [s["name"] for s in catalog]
+        unread = await self.store.list(NotificationState.UNREAD)
+        # Imported here: a node-only run stays off the cluster code.
+        from kubelens.skills.cluster.subjects import named_subjects, subject_states
+
+        subjects = await asyncio.to_thread(
+            subject_states, self.ledger.cluster, named_subjects(self.context)
+        )
+        first = prompts.first_message(self.context, unread, catalog, self.result.insights, subjects)
+        self.messages = [
+            {"role": "system", "content": prompts.SYSTEM_PROMPT},
+            {"role": "user", "content": first},
+        ]
+        await self.emit("started", notifications=len(unread))
+
+    async def _turn(self) -> None:
+        """One model answer and every tool call in it, answered."""
+        self._deliver_finished_operators()
+        await self._compact_if_needed()
+        final = self.iteration == self.options.max_iterations
+        tools = [
+            schema
+            for name, schema in prompts.TOOLS.items()
+            if not final or name in prompts.FINAL_TOOLS
+        ]
+        completion = await self._complete(tools)
+        self.messages.append(_assistant_message(completion))
+        self.text_only_turns = 0 if completion.tool_calls else self.text_only_turns + 1
+        if not completion.tool_calls:
+            self.messages.append(
+                {
+                    "role": "user",
+                    "content": "Use the tools to continue; call done when you are finished.",
+                }
+            )
+            return
+        for call in completion.tool_calls:
+            result = await self._dispatch(call)
+            self.result.usage.tool_calls += 1
+            await self.emit("tool", tool=call.name, status=result.status.value)
+            self.messages.append(
+                {
+                    "role": "tool",
+                    "tool_call_id": call.id,
+                    "name": call.name,
+                    # Redacted again as it leaves for the model: error texts carry
+                    # exception messages no skill has redacted.
+                    "content": json.dumps(redact(result.wire()), default=str),
+                }
+            )
 
     def _max_iterations_message(self) -> str:
         message = (
@@ -419,10 +417,10 @@ class _Run:
     # --- compaction ----------------------------------------------------------------
 
     async def _compact_if_needed(self) -> None:
-        limit = self.coordinator.compaction_max_tokens
+        limit = self.loop.compaction_max_tokens
         if self.model.count_tokens(self.messages) <= limit:
             return
-        keep = self.coordinator.compaction_keep_last
+        keep = self.loop.compaction_keep_last
         head, older, recent = self.messages[:2], self.messages[2:-keep], self.messages[-keep:]
         # A tool message must follow the assistant message that called it: widen the
         # kept tail back to that assistant turn.
@@ -511,132 +509,29 @@ def _short(exc: BaseException) -> str:
     return str(exc)
 
 
-class Coordinator:
-    """Runs investigations one at a time (FIFO), with any model and any ports.
+@dataclass
+class ToolLoop:
+    """One model over one notification store and one set of operators: runs an
+    investigation when asked, at once (queueing runs is the caller's business)."""
 
-    ``model`` is a litellm model string, a :class:`ModelClient`, or None for the
-    built-in rule-based analyst; ``skills`` default to this machine's node skills. The
-    operator passes its own ``store`` and ``operators`` (Notification resources, cluster
-    skills and node agents).
+    model: ModelClient
+    store: NotificationStore
+    operators: Operators
+    compaction_max_tokens: int = 50_000
+    compaction_keep_last: int = 5
 
-    >>> coordinator = Coordinator(model="openai/gpt-4o-mini")
-    >>> result = await coordinator.run({"reason": "pods restarting"})
-    """
-
-    def __init__(
-        self,
-        model: ModelClient | str | None = None,
-        skills: Sequence[Skill] | None = None,
-        compaction_max_tokens: int = 50_000,
-        compaction_keep_last: int = 5,
-        *,
-        store: NotificationStore | None = None,
-        operators: Operators | None = None,
-    ) -> None:
-        self.model = _model_client(model)
-        self.store: NotificationStore = store or InMemoryNotificationStore()
-        if operators is None:
-            operators = InProcessOperators(
-                skills if skills is not None else node_skills(HostPaths()),
-                self.store,
-                source=socket.gethostname(),
-            )
-        self.operators = operators
-        self.compaction_max_tokens = compaction_max_tokens
-        self.compaction_keep_last = compaction_keep_last
-        self._lock = asyncio.Lock()  # asyncio.Lock wakes waiters in FIFO order
-        self._waiting = 0
-        self._iteration = 0
-        self._current: str | None = None
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "state": "running" if self._lock.locked() else "idle",
-            "investigation": self._current,
-            "iteration": self._iteration,
-            "queued": self._waiting,
-        }
-
-    async def run(
-        self,
-        context: Mapping[str, Any],
-        notifications: Sequence[Notification] = (),
-        max_iterations: int = 25,
-        timeout: float = 300.0,
-        skills: Sequence[str] | None = None,
-        *,
-        listener: Listener | None = None,
-        prior_insights: Sequence[Insight] = (),
-        options: RunOptions | None = None,
-        cancel: asyncio.Event | None = None,
-    ) -> RunResult:
-        """Investigate; waits its turn if another run is active. Never raises on model
-        failure, timeout or cancellation: the result's ``outcome`` and ``message`` say."""
-        options = options or RunOptions(
-            max_iterations=max_iterations, timeout=timeout, skills=skills
-        )
-        self._waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._waiting -= 1
-        try:
-            return await self._run_now(
-                context, notifications, options, listener, prior_insights, cancel
-            )
-        finally:
-            self._lock.release()
-
-    async def _run_now(
-        self,
-        context: Mapping[str, Any],
-        notifications: Sequence[Notification],
-        options: RunOptions,
-        listener: Listener | None,
-        prior_insights: Sequence[Insight],
-        cancel: asyncio.Event | None,
-    ) -> RunResult:
-        self._current = options.investigation
-        self._iteration = 0
-        if notifications:
-            await self.store.add(notifications)
-        run = _Run(self, context, options, self.store, self.operators, listener, prior_insights)
+    async def run(self, context: Mapping[str, Any], options: RunOptions) -> RunResult:
+        """Investigate. Never raises on model failure, timeout or cancellation: the
+        result's ``outcome`` and ``message`` say."""
+        if options.notifications:
+            await self.store.add(options.notifications)
+        run = _Run(self, context, options)
         started = time.monotonic()
-        task = asyncio.ensure_future(run.execute())
-        waiters: set[asyncio.Future[Any]] = {task}
-        cancelled = asyncio.ensure_future(cancel.wait()) if cancel else None
-        if cancelled:
-            waiters.add(cancelled)
         try:
-            done, _ = await asyncio.wait(
-                waiters, timeout=options.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            if task in done:
-                exc = task.exception()
-                if isinstance(exc, _Finished):
-                    run.result.outcome, run.result.message = exc.outcome, exc.message
-                elif exc is not None:
-                    # A bug must end this run with a status, never leave it hanging.
-                    log.error("investigation run crashed", exc_info=exc)
-                    run.result.outcome = RunOutcome.FAILED
-                    run.result.message = f"internal error: {type(exc).__name__}: {exc}"
-                else:
-                    run.result.outcome = RunOutcome.DONE
-                    run.result.message = "finished"
-            else:
-                await _stop(task)
-                if cancelled is not None and cancelled in done:
-                    run.result.outcome = RunOutcome.CANCELLED
-                    run.result.message = "cancelled"
-                else:
-                    run.result.outcome = RunOutcome.TIMEOUT
-                    run.result.message = f"deadline of {options.timeout:g}s reached"
+            run.result.outcome, run.result.message = await _outcome(run, options)
         finally:
-            if cancelled is not None:
-                cancelled.cancel()
             for pending in list(run.pending):
                 await _stop(pending)
-            self._current = None
         run.result.iterations = run.iteration
         log.info(
             "run finished: %s after %d iterations in %.2fs",
@@ -648,14 +543,34 @@ class Coordinator:
         return run.result
 
 
-def _model_client(model: ModelClient | str | None) -> ModelClient:
-    if model is None or model == "":
-        from kubelens.coordinator.analyst_model import AnalystModel
-
-        return AnalystModel()
-    if isinstance(model, str):
-        return LiteLLMClient(model=model)
-    return model
+async def _outcome(run: _Run, options: RunOptions) -> tuple[RunOutcome, str]:
+    """Execute the run until it finishes, the deadline passes or it is cancelled."""
+    task = asyncio.ensure_future(run.execute())
+    waiters: set[asyncio.Future[Any]] = {task}
+    cancelled = asyncio.ensure_future(options.cancel.wait()) if options.cancel else None
+    if cancelled:
+        waiters.add(cancelled)
+    try:
+        done, _ = await asyncio.wait(
+            waiters, timeout=options.timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        if cancelled is not None:
+            cancelled.cancel()
+        if not task.done():
+            await _stop(task)
+    if task in done:
+        exc = task.exception()
+        if isinstance(exc, _Finished):
+            return exc.outcome, exc.message
+        if exc is not None:
+            # A bug must end this run with a status, never leave it hanging.
+            log.error("investigation run crashed", exc_info=exc)
+            return RunOutcome.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        return RunOutcome.DONE, "finished"
+    if cancelled is not None and cancelled in done:
+        return RunOutcome.CANCELLED, "cancelled"
+    return RunOutcome.TIMEOUT, f"deadline of {options.timeout:g}s reached"
 
 
 async def _stop(task: asyncio.Future[Any]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from kubelens.config import Settings
 from kubelens.coordinator.ledger import Ledger
 from kubelens.models import Usage
 from kubelens.redact import redact_text
@@ -68,6 +69,23 @@ class ModelClient(Protocol):
     def count_tokens(
         self, messages: list[Message], tools: list[ToolSchema] | None = None
     ) -> int: ...
+
+
+def build_model(settings: Settings, model: str | None = None) -> ModelClient:
+    """The one way a model is chosen: ``model`` (default: the configured one) through
+    litellm with the configured retries, timeout and API base, or the built-in
+    rule-based analyst when no model is named."""
+    chosen = settings.model if model is None else model
+    if not chosen:
+        from kubelens.coordinator.analyst_model import AnalystModel
+
+        return AnalystModel()
+    return LiteLLMClient(
+        model=chosen,
+        retries=settings.llm_retries,
+        timeout=settings.llm_timeout,
+        api_base=settings.llm_api_base or None,
+    )
 
 
 def count_tokens(model: str, messages: list[Message], tools: list[ToolSchema] | None) -> int:

@@ -16,8 +16,7 @@ from typing import Any
 
 from kubelens import metrics
 from kubelens.config import Settings
-from kubelens.coordinator import Coordinator, build_model
-from kubelens.coordinator.core import RunEvent, RunOptions
+from kubelens.coordinator import ModelClient, RunEvent, RunOptions, ToolLoop, build_model
 from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, KubeError
 from kubelens.models import Insight, RunResult
 from kubelens.operator import status as st
@@ -178,7 +177,7 @@ class _Turn:
     ctx: OperatorContext
     ref: InvestigationRef
     spec: InvestigationSpec
-    model: Any
+    model: ModelClient
     prior: list[Insight]
     reporter: Reporter
     deleted: Callable[[], bool]
@@ -250,7 +249,7 @@ async def _run(
     ctx: OperatorContext,
     ref: InvestigationRef,
     spec: InvestigationSpec,
-    model: Any,
+    model: ModelClient,
     prior: list[Insight],
     cancel: asyncio.Event,
     reporter: Reporter,
@@ -273,21 +272,16 @@ async def _run(
         install_namespace=ctx.settings.install_namespace or ref.namespace,
         nodes=nodes,
     )
-    coordinator = Coordinator(
-        model=model,
-        store=store,
-        operators=build_operators(ctx, ref, store, agents),
+    loop = ToolLoop(
+        model,
+        store,
+        build_operators(ctx, ref, store, agents),
         compaction_max_tokens=ctx.settings.compaction_max_tokens,
         compaction_keep_last=ctx.settings.compaction_keep_last,
     )
     started = time.monotonic()
-    result = await coordinator.run(
-        investigation_context(ref, spec),
-        listener=_listener(reporter, list(prior)),
-        prior_insights=prior,
-        cancel=cancel,
-        options=_run_options(ref, spec),
-    )
+    options = _run_options(ref, spec, prior, reporter, cancel)
+    result = await loop.run(investigation_context(ref, spec), options)
     if cancel.is_set() and not deleted():
         # The operator is shutting down: keep the phase and the held notifications, so
         # the next operator process resumes this run and re-reads what it was analysing.
@@ -311,7 +305,13 @@ def investigation_context(ref: InvestigationRef, spec: InvestigationSpec) -> dic
     return own | {key: value for key, value in spec.context.items() if key not in own}
 
 
-def _run_options(ref: InvestigationRef, spec: InvestigationSpec) -> RunOptions:
+def _run_options(
+    ref: InvestigationRef,
+    spec: InvestigationSpec,
+    prior: list[Insight],
+    reporter: Reporter,
+    cancel: asyncio.Event,
+) -> RunOptions:
     return RunOptions(
         max_iterations=spec.max_iterations,
         timeout=float(spec.timeout_seconds),
@@ -319,6 +319,9 @@ def _run_options(ref: InvestigationRef, spec: InvestigationSpec) -> RunOptions:
         token_budget=spec.budget.max_tokens,
         cost_budget=spec.budget.max_cost,
         investigation=ref.name,
+        prior_insights=prior,
+        listener=_listener(reporter, list(prior)),
+        cancel=cancel,
     )
 
 
