@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kubelens import anomalies
 from kubelens.config import Settings
@@ -322,3 +324,18 @@ async def test_status_reports_the_running_iteration_and_investigation() -> None:
     assert [(s["iteration"], s["investigation"]) for s in seen] == [
         (1, "inv-1"), (2, "inv-1"), (3, "inv-1")]
     assert coordinator.status()["iteration"] == 3 and coordinator.status()["investigation"] is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant", "tool"]),
+                          st.text(max_size=60)), min_size=1, max_size=6))
+def test_a_conversation_never_has_more_tokens_than_its_json_has_characters(
+        turns: list[tuple[str, str]]) -> None:
+    from kubelens.coordinator.llm import count_tokens
+
+    messages: list[dict[str, Any]] = [{"role": role, "content": text} for role, text in turns]
+    for message in messages:
+        if message["role"] == "assistant":
+            function = {"name": "think", "arguments": message["content"]}
+            message["tool_calls"] = [{"id": "c1", "type": "function", "function": function}]
+    assert count_tokens("openai/gpt-4o-mini", messages, None) <= len(json.dumps(messages))

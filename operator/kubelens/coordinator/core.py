@@ -418,7 +418,7 @@ class _Run:
 
     async def _compact_if_needed(self) -> None:
         limit = self.loop.compaction_max_tokens
-        if self.model.count_tokens(self.messages) <= limit:
+        if _surely_within(self.messages, limit) or self.model.count_tokens(self.messages) <= limit:
             return
         keep = self.loop.compaction_keep_last
         head, older, recent = self.messages[:2], self.messages[2:-keep], self.messages[-keep:]
@@ -478,6 +478,13 @@ _HANDLERS: dict[str, _Handler] = {
     "think": _Run.think,
     "done": _Run.finish,
 }
+
+
+def _surely_within(messages: list[Message], limit: int) -> bool:
+    """Whether a conversation is under ``limit`` tokens without tokenizing it: a token is
+    at least one byte, and the JSON text of the messages (ASCII, so one byte a character)
+    is longer than their UTF-8 text plus the few tokens a chat format adds a message."""
+    return len(json.dumps(messages, default=str)) <= limit
 
 
 def _assistant_message(completion: Completion) -> Message:

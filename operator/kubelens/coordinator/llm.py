@@ -8,7 +8,9 @@ Ollama. :class:`LiteLLMClient` is the one place that imports litellm.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import importlib
 import logging
 import math
 import os
@@ -104,6 +106,11 @@ class MalformedAnswer(Exception):
     """The provider answered 200 with something that is not a chat completion."""
 
 
+_WARM_UP_TOOL: ToolSchema = {
+    "type": "function",
+    "function": {"name": "done", "description": "", "parameters": {"type": "object"}},
+}
+
 _RETRYABLE = (
     "MalformedAnswer",
     "RateLimitError",
@@ -182,6 +189,25 @@ class LiteLLMClient:
 
     def count_tokens(self, messages: list[Message], tools: list[ToolSchema] | None = None) -> int:
         return count_tokens(self.model, messages, tools)
+
+    async def warm_up(self) -> None:
+        """Load now what litellm and the provider's SDK load on the first call with tools
+        (litellm's MCP handler, the SDK's resource classes): about a second of CPU that
+        would otherwise stall the first investigation, and every run beside it. A mock
+        answer: nothing leaves this process."""
+        import litellm
+
+        litellm.suppress_debug_info = True
+        await litellm.acompletion(
+            model=self.model,
+            messages=[{"role": "user", "content": "warm-up"}],
+            tools=[_WARM_UP_TOOL],
+            mock_response="ok",
+        )
+        # litellm reaches OpenAI and every OpenAI-compatible server through the openai
+        # SDK, whose client loads its resource classes on first use.
+        with contextlib.suppress(ImportError):
+            importlib.import_module("openai.resources")
 
     def _completion(self, response: Any) -> Completion:
         import litellm

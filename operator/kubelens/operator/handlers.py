@@ -12,7 +12,6 @@ clean and restarts lose nothing.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import kopf
 
 from kubelens import config, metrics
+from kubelens.coordinator import LiteLLMClient, ModelClient, build_model
 from kubelens.kube import (
     GROUP,
     INVESTIGATIONS,
@@ -81,6 +81,7 @@ async def startup(
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(MAX_CONCURRENT_CALLS, thread_name_prefix="kubelens-io")
     )
+    await _warm_up(build_model(options), logger)
     api = api_client(options.kubeconfig)
     memo.ctx = service.OperatorContext(
         settings=options,
@@ -90,13 +91,20 @@ async def startup(
         ready_at=time.monotonic() + RESUME_SETTLE_SECONDS,
         agents=AgentDirectory.from_settings(options, api),
     )
-    if options.model:
-        # litellm takes seconds to import: load it now, not in the first investigation.
-        asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "litellm")
     if options.metrics_port:
         metrics.serve(options.metrics_port)
 
     logger.info("kubelens operator started (model: %s)", options.model or "rule-based analyst")
+
+
+async def _warm_up(model: ModelClient, logger: kopf.Logger) -> None:
+    """Load the model client's libraries before the first Investigation, not in it."""
+    if not isinstance(model, LiteLLMClient):
+        return
+    try:
+        await model.warm_up()
+    except Exception as exc:  # the first real call reports a broken model, with context
+        logger.warning("model %s: warm-up failed (%s: %s)", model.name, type(exc).__name__, exc)
 
 
 @kopf.on.cleanup()
