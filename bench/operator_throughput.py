@@ -50,8 +50,13 @@ CALLS = 5
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 
 
+#: When each conversation's requests reached the model (its first user message names it).
+ARRIVALS: dict[str, list[float]] = defaultdict(list)
+
+
 def scripted_turn(body: dict[str, Any]) -> Turn:
     """Think until the fifth call of a conversation, then finish."""
+    ARRIVALS[str(body["messages"][1]["content"])].append(time.monotonic())
     answered = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
     if answered + 1 < CALLS:
         return Turn(delay=CALL_DELAY, tool_calls=[("think", {"thought": f"step {answered}"})])
@@ -208,6 +213,10 @@ def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: i
     print(f"median run (Running to Succeeded): {run_median * 1000:.0f} ms "
           f"({CALLS * CALL_DELAY * 1000:.0f} ms of it the model); median hand-over to the "
           f"next in a namespace: {handover_median * 1000:.0f} ms")
+    gaps = [later - earlier - CALL_DELAY for times in ARRIVALS.values()
+            for earlier, later in itertools.pairwise(times)]
+    print(f"median operator time per turn (an answer sent to the next request): "
+          f"{statistics.median(gaps or [0.0]) * 1000:.1f} ms")
     print(f"operator peak RSS: {rss:.0f} MiB; operator CPU {cpu:.2f} s "
           f"({cpu / total * 1000:.0f} ms per Investigation); all created in {created:.2f} s")
 

@@ -108,3 +108,21 @@ def test_a_failed_progress_write_does_not_fail_the_run() -> None:
 
     server = asyncio.run(scenario())
     assert [p.phase for p in server.patches] == [st.Phase.RUNNING]
+
+
+def test_a_queue_position_waits_its_own_longer_interval_and_still_arrives() -> None:
+    async def scenario() -> tuple[list[int | None], list[int | None]]:
+        server = Server()
+        reporter = Reporter(server.write, server.post, interval=0.05)
+        await reporter.write(st.pending(5, "rule-based"))
+        for position in (4, 3, 2):  # the line moves three times in 0.15 s
+            reporter.progress(st.queued_behind(position), interval=0.4)
+            await asyncio.sleep(0.05)
+        early = [p.queue_position for p in server.patches[1:]]
+        await asyncio.sleep(0.4)
+        await reporter.close()
+        return early, [p.queue_position for p in server.patches[1:]]
+
+    early, late = asyncio.run(scenario())
+    assert early == []  # nothing written inside the queue-position interval
+    assert late == [2]  # then one patch, with the latest place in line

@@ -3,7 +3,8 @@
 Status is written in order, one patch at a time. A *write* (phase changes, insights, the
 outcome) is sent at once and awaited: a restart must find it. *Progress* (the queue
 position, the iteration) is written in the background, at most once per
-:data:`PROGRESS_INTERVAL`, the latest value winning; a write carries any progress not
+:data:`PROGRESS_INTERVAL` (a queue position: :data:`QUEUE_POSITION_INTERVAL`), the latest
+value winning; a write carries any progress not
 yet sent, so nothing newer is ever overwritten by something older. Events are posted in
 the background in order; :meth:`Reporter.close` waits for them, so an Event about a
 cancellation is on the server before the Investigation's finalizer is released.
@@ -25,6 +26,11 @@ log = logging.getLogger(__name__)
 #: Seconds between two progress patches of one Investigation: ten namespaces moving their
 #: lines every few hundred milliseconds would otherwise write more progress than work.
 PROGRESS_INTERVAL = 1.0
+
+#: Seconds between two queue-position patches of a waiting Investigation: each move of a
+#: namespace's line changes the place of everyone in it, so a line of n rewriting its
+#: places every second would cost n patches a second for no decision anyone takes.
+QUEUE_POSITION_INTERVAL = 5.0
 
 WriteStatus = Callable[[StatusUpdate], Awaitable[None]]
 PostEvent = Callable[[str, str, bool], Awaitable[None]]
@@ -51,6 +57,8 @@ class Reporter:
         self._interval = interval
         self._in_order = asyncio.Lock()
         self._progress: StatusUpdate | None = None
+        #: How long the progress not yet sent may wait after the last write.
+        self._progress_interval = interval
         self._last_write = float("-inf")
         self._progress_task: asyncio.Task[None] | None = None
         self._events: asyncio.Task[None] | None = None
@@ -61,8 +69,14 @@ class Reporter:
             pending, self._progress = self._progress, None
             await self._send(merged(pending, update))
 
-    def progress(self, update: StatusUpdate) -> None:
-        """Write ``update`` soon; a newer progress update replaces it if it has not gone."""
+    def progress(self, update: StatusUpdate, interval: float | None = None) -> None:
+        """Write ``update`` at most ``interval`` seconds (default: the reporter's) after the
+        last write; a newer progress update replaces it if it has not gone."""
+        wait = self._interval if interval is None else interval
+        if self._progress is None:
+            self._progress_interval = wait
+        else:
+            self._progress_interval = min(self._progress_interval, wait)
         self._progress = merged(self._progress, update)
         if self._progress_task is None or self._progress_task.done():
             self._progress_task = asyncio.ensure_future(self._send_progress())
@@ -88,7 +102,7 @@ class Reporter:
 
     async def _send_progress(self) -> None:
         while self._progress is not None:
-            due = self._last_write + self._interval - time.monotonic()
+            due = self._last_write + self._progress_interval - time.monotonic()
             if due > 0:
                 await asyncio.sleep(due)
                 continue

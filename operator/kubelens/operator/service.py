@@ -21,7 +21,7 @@ from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events,
 from kubelens.models import Insight, RunResult
 from kubelens.operator import status as st
 from kubelens.operator.queue import Queues
-from kubelens.operator.reporter import PostEvent, Reporter
+from kubelens.operator.reporter import QUEUE_POSITION_INTERVAL, PostEvent, Reporter
 from kubelens.operator.spec import InvalidSpecError, InvestigationSpec, parse_spec
 from kubelens.operator.status import StatusUpdate
 from kubelens.ports.agents import AgentDirectory, AgentOperators
@@ -237,7 +237,7 @@ class _Turn:
     async def _report_position(self, position: int) -> None:
         if position != self.position:
             self.position = position
-            self.reporter.progress(st.queued_behind(position))
+            self.reporter.progress(st.queued_behind(position), QUEUE_POSITION_INTERVAL)
 
 
 async def _abandon(work: asyncio.Future[None]) -> None:
