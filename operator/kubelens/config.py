@@ -155,7 +155,7 @@ class Settings(BaseModel):
         "",
         "The namespace kubelens is installed in: node-level Notifications live there and the "
         "operator finds its agents there (the chart sets KUBELENS_NAMESPACE to the release "
-        "namespace).",
+        "namespace). Empty: the pod's own namespace, or default outside a pod.",
         OPERATOR,
         AGENT,
         env=("KUBELENS_NAMESPACE",),
@@ -251,6 +251,22 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+
+#: Where Kubernetes mounts a pod's ServiceAccount: its token, the cluster CA, its namespace.
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def install_namespace(settings: Settings) -> str:
+    """The namespace kubelens is installed in, the same answer in every process (the
+    agents write node-level Notifications there; the operator reads them and finds its
+    agents there): the setting, else the pod's own namespace, else ``default``."""
+    if settings.install_namespace:
+        return settings.install_namespace
+    try:
+        return (SERVICE_ACCOUNT_DIR / "namespace").read_text().strip() or "default"
+    except OSError:
+        return "default"
 
 
 def _extra(field: str, key: str) -> list[str]:

@@ -114,3 +114,12 @@ def test_operator_without_a_cluster_exits_with_one_clear_line(tmp_path: Path) ->
     assert done.returncode == 2
     assert done.stderr.startswith("kubelens: no cluster to run against")
     assert done.stderr.count("\n") == 1
+
+
+def test_every_process_finds_the_install_namespace_the_same_way(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(config, "SERVICE_ACCOUNT_DIR", tmp_path)
+    assert config.install_namespace(config.Settings()) == "default"  # not in a pod
+    (tmp_path / "namespace").write_text("kubelens\n")
+    assert config.install_namespace(config.Settings()) == "kubelens"  # the pod's own
+    assert config.install_namespace(config.Settings(install_namespace="ops")) == "ops"

@@ -27,12 +27,12 @@ from urllib.parse import quote
 
 import aiohttp
 
+from kubelens.config import SERVICE_ACCOUNT_DIR
 from kubelens.resources import GROUP, VERSION, KubeError
 
 log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 #: How long a token read from a file is used before the file is read again.
 TOKEN_REFRESH_SECONDS = 60.0
 DEFAULT_TIMEOUT = 10.0

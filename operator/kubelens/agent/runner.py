@@ -22,11 +22,11 @@ from kubelens import metrics
 from kubelens.agent.api import REQUEST_TIMEOUT, build_app
 from kubelens.agent.auth import Authenticator
 from kubelens.agent.autoinvestigate import AutoInvestigator
-from kubelens.agent.kubeapi import SERVICE_ACCOUNT_DIR, KubeApi, KubeConfigError
+from kubelens.agent.kubeapi import KubeApi, KubeConfigError
 from kubelens.agent.pods import PodDirectory
 from kubelens.agent.retention import Retention
 from kubelens.agent.scheduler import Agent
-from kubelens.config import Settings
+from kubelens.config import Settings, install_namespace
 from kubelens.detection import AnomalyDetector, DetectorSettings
 from kubelens.skills import host_paths, node_skills
 from kubelens.skills.base import Skill
@@ -40,15 +40,6 @@ def node_name(settings: Settings) -> str:
     name = socket.gethostname()
     log.warning("NODE_NAME is not set: using the host name %r as the node name", name)
     return name
-
-
-def install_namespace(settings: Settings) -> str:
-    """kubelens's namespace: the setting, else the pod's own namespace, else ``default``."""
-    if settings.install_namespace:
-        return settings.install_namespace
-    with contextlib.suppress(OSError):
-        return (SERVICE_ACCOUNT_DIR / "namespace").read_text().strip() or "default"
-    return "default"
 
 
 def build_agent(

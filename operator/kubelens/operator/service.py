@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubelens import metrics
-from kubelens.config import Settings
+from kubelens.config import Settings, install_namespace
 from kubelens.coordinator import ModelClient, RunEvent, RunOptions, ToolLoop, build_model
 from kubelens.kube import GROUP, INVESTIGATIONS, VERSION, CustomObjects, Events, KubeError
 from kubelens.models import Insight, RunResult
@@ -269,7 +269,7 @@ async def _run(
         ctx.objects,
         investigation=ref.name,
         namespace=ref.namespace,
-        install_namespace=ctx.settings.install_namespace or ref.namespace,
+        install_namespace=install_namespace(ctx.settings),
         nodes=nodes,
     )
     loop = ToolLoop(

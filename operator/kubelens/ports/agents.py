@@ -36,7 +36,7 @@ from typing import Any
 import aiohttp
 from kubernetes import client as k8s
 
-from kubelens.config import Settings
+from kubelens.config import Settings, install_namespace
 from kubelens.kube import KubeError, call
 from kubelens.models import OperatorResult, ToolResult, ToolStatus
 from kubelens.skills import node_skills
@@ -122,7 +122,7 @@ class AgentDirectory:
     def from_settings(cls, settings: Settings, api: Any) -> AgentDirectory:
         return cls(
             api,
-            namespace=settings.install_namespace or "default",
+            namespace=install_namespace(settings),
             port=settings.agent_port,
             static_token=settings.agent_token,
             token_file=Path(settings.agent_token_file),
