@@ -69,16 +69,20 @@ def api_client(kubeconfig: str = "") -> client.ApiClient:
     """A client for the configured cluster: an explicit kubeconfig, else in-cluster, else
     ``$KUBECONFIG`` or ``~/.kube/config`` (read now: the client reads it at import)."""
     configuration = client.Configuration()
-    if not kubeconfig:
-        try:
-            load_incluster_config(client_configuration=configuration)
-        except ConfigException:
-            kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-            load_kube_config(config_file=kubeconfig or None, client_configuration=configuration)
-    else:
-        load_kube_config(config_file=kubeconfig, client_configuration=configuration)
+    if kubeconfig or not _in_cluster(configuration):
+        path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        load_kube_config(config_file=path or None, client_configuration=configuration)
     configuration.connection_pool_maxsize = MAX_CONCURRENT_CALLS
     return client.ApiClient(configuration)
+
+
+def _in_cluster(configuration: client.Configuration) -> bool:
+    """Load the pod's ServiceAccount into ``configuration``; False outside a pod."""
+    try:
+        load_incluster_config(client_configuration=configuration)
+    except ConfigException:
+        return False
+    return True
 
 
 def _error(exc: ApiException) -> KubeError:
