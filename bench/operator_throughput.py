@@ -1,6 +1,6 @@
 """Operator throughput on a real kube-apiserver: many Investigations, one at a time per namespace.
 
-    python bench/operator_throughput.py [--namespaces 10] [--per-namespace 10]
+    python bench/operator_throughput.py [--namespaces 10] [--per-namespace 10] [--call-delay 0.05]
 
 Starts scripts/envtest.sh (a real kube-apiserver and etcd, built once and cached), installs
 crds/, runs `kubelens operator --standalone` as its own process with a scripted model
@@ -28,6 +28,7 @@ import threading
 import time
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from tests.support.apiserver import ApiServer, start_envtest, stop_envtest  # no
 
 from kubelens.operator.handlers import RESUME_SETTLE_SECONDS  # noqa: E402
 
+#: Seconds the scripted model takes to answer (--call-delay).
 CALL_DELAY = 0.05
 CALLS = 5
 TERMINAL = {"Succeeded", "Failed", "Cancelled"}
@@ -54,13 +56,18 @@ TERMINAL = {"Succeeded", "Failed", "Cancelled"}
 ARRIVALS: dict[str, list[float]] = defaultdict(list)
 
 
-def scripted_turn(body: dict[str, Any]) -> Turn:
-    """Think until the fifth call of a conversation, then finish."""
-    ARRIVALS[str(body["messages"][1]["content"])].append(time.monotonic())
-    answered = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
-    if answered + 1 < CALLS:
-        return Turn(delay=CALL_DELAY, tool_calls=[("think", {"thought": f"step {answered}"})])
-    return Turn(delay=CALL_DELAY, tool_calls=[("done", {})])
+def scripted_model(delay: float) -> Callable[[dict[str, Any]], Turn]:
+    """A model that answers in ``delay`` seconds: think until the fifth call of a
+    conversation, then finish."""
+
+    def turn(body: dict[str, Any]) -> Turn:
+        ARRIVALS[str(body["messages"][1]["content"])].append(time.monotonic())
+        answered = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
+        if answered + 1 < CALLS:
+            return Turn(delay=delay, tool_calls=[("think", {"thought": f"step {answered}"})])
+        return Turn(delay=delay, tool_calls=[("done", {})])
+
+    return turn
 
 
 class PhaseLog:
@@ -176,12 +183,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: int) -> None:
+def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: int,
+        delay: float) -> None:
     namespaces = [server.new_namespace(f"bench{i}") for i in range(namespace_count)]
     total = namespace_count * per_namespace
     phases = PhaseLog(server.kubeconfig)
     phases.thread.start()
-    with ScriptedLLM([], default=scripted_turn) as model:
+    with ScriptedLLM([], default=scripted_model(delay)) as model:
         operator = start_operator(server, model, workdir / "operator.log")
         try:
             creator = client.CustomObjectsApi(config.new_client_from_config(str(server.kubeconfig)))
@@ -202,18 +210,18 @@ def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: i
             operator.wait(30)
         phases.stop.set()
     succeeded = sum(1 for phase in phases.phases.values() if phase == "Succeeded")
-    ideal = per_namespace * CALLS * CALL_DELAY
+    ideal = per_namespace * CALLS * delay
     print(f"investigations: {total} across {namespace_count} namespaces, "
-          f"{CALLS} model calls of {CALL_DELAY * 1000:.0f} ms each")
+          f"{CALLS} model calls of {delay * 1000:.0f} ms each")
     print(f"succeeded: {succeeded}/{total}")
     print(f"most Running at once in one namespace: {max(phases.most_running.values(), default=0)}")
     print(f"wall time: {wall:.2f} s; ideal {ideal:.2f} s; ratio {wall / ideal:.2f} (goal <= 1.3)")
     print(f"model requests: {len(model.requests)} (expected {total * CALLS})")
     run_median, handover_median = phases.breakdown()
     print(f"median run (Running to Succeeded): {run_median * 1000:.0f} ms "
-          f"({CALLS * CALL_DELAY * 1000:.0f} ms of it the model); median hand-over to the "
+          f"({CALLS * delay * 1000:.0f} ms of it the model); median hand-over to the "
           f"next in a namespace: {handover_median * 1000:.0f} ms")
-    gaps = [later - earlier - CALL_DELAY for times in ARRIVALS.values()
+    gaps = [later - earlier - delay for times in ARRIVALS.values()
             for earlier, later in itertools.pairwise(times)]
     print(f"median operator time per turn (an answer sent to the next request): "
           f"{statistics.median(gaps or [0.0]) * 1000:.1f} ms")
@@ -225,12 +233,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--namespaces", type=int, default=10)
     parser.add_argument("--per-namespace", type=int, default=10)
+    parser.add_argument("--call-delay", type=float, default=CALL_DELAY,
+                        help="seconds the scripted model takes per call (a real model: 1-10)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kubelens-bench-"))
     server = start_envtest(workdir)
     try:
         server.install_crds()
-        run(server, workdir, args.namespaces, args.per_namespace)
+        run(server, workdir, args.namespaces, args.per_namespace, args.call_delay)
     finally:
         stop_envtest(workdir)
 
