@@ -336,16 +336,22 @@ class _Pod:
         )
 
     def finding(
-        self, anomaly_type: str, observation: str, hypothesis: str, **evidence: Any
+        self,
+        anomaly_type: str,
+        observation: str,
+        hypothesis: str,
+        evidence: Mapping[str, Any] | None = None,
+        severity: Severity = Severity.WARNING,
     ) -> Finding:
+        """A finding about this pod, with its own evidence and ``evidence`` over it."""
         return Finding(
             anomaly_type=anomaly_type,
-            severity=Severity.WARNING,
+            severity=severity,
             subject=self.subject,
             observation=observation,
             hypothesis=hypothesis,
             context=self.where,
-            evidence={**self.evidence, **evidence},
+            evidence={**self.evidence, **(evidence or {})},
         )
 
 
@@ -358,8 +364,7 @@ def _evicted(p: _Pod) -> Finding | None:
         anomalies.POD_EVICTED,
         f"{p.where} was evicted: {short(message)}",
         "the kubelet evicted it to relieve node resource pressure",
-        message=short(message),
-        resource=resource.group(1) if resource else None,
+        {"message": short(message), "resource": resource.group(1) if resource else None},
     )
 
 
@@ -377,10 +382,12 @@ def _unschedulable(p: _Pod) -> Finding | None:
         anomalies.POD_PENDING,
         f"{p.where} is Pending, unschedulable: {short(message)}",
         "the scheduler finds no node that fits the pod's requests or constraints",
-        reason="Unschedulable",
-        message=short(message),
-        claims=claim_names(p.pod),
-        requests={n: resources(c).get("requests", {}) for n, c in p.specs.items()},
+        {
+            "reason": "Unschedulable",
+            "message": short(message),
+            "claims": claim_names(p.pod),
+            "requests": {n: resources(c).get("requests", {}) for n, c in p.specs.items()},
+        },
     )
 
 
@@ -399,12 +406,14 @@ def _probe_failure(p: _Pod) -> Finding | None:
         f"{p.where} is Running but not Ready (containers {', '.join(unready)}) "
         f"and has restarted {restarts} times",
         "its liveness/readiness probes fail, so it is restarted and kept out of service",
-        containers=unready,
-        restarts=restarts,
-        lastTerminated={
-            str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
-            for s in statuses
-            if section(section(s, "lastState"), "terminated")
+        {
+            "containers": unready,
+            "restarts": restarts,
+            "lastTerminated": {
+                str(s.get("name")): dict(section(section(s, "lastState"), "terminated"))
+                for s in statuses
+                if section(section(s, "lastState"), "terminated")
+            },
         },
     )
 
@@ -436,19 +445,17 @@ class _Container:
     last: Mapping[str, Any]
     restart_count: int
     memory_limit: Any
-    subject: Subject
-    where: str
+    pod: _Pod
+    #: What this container's rule found, over the pod's evidence.
     evidence: dict[str, Any]
 
+    @property
+    def where(self) -> str:
+        return self.pod.where
+
     def finding(self, anomaly_type: str, observation: str, hypothesis: str) -> Finding:
-        return Finding(
-            anomaly_type=anomaly_type,
-            severity=Severity.CRITICAL,
-            subject=self.subject,
-            observation=observation,
-            hypothesis=hypothesis,
-            context=self.where,
-            evidence=self.evidence,
+        return self.pod.finding(
+            anomaly_type, observation, hypothesis, self.evidence, Severity.CRITICAL
         )
 
 
@@ -466,9 +473,8 @@ def _container_finding(status: Mapping[str, Any], p: _Pod) -> Finding | None:
         last=section(section(status, "lastState"), "terminated"),
         restart_count=restart_count,
         memory_limit=resources(spec).get("limits", {}).get("memory"),
-        subject=p.subject,
-        where=p.where,
-        evidence={**p.evidence, "container": name, "restartCount": restart_count},
+        pod=p,
+        evidence={"container": name, "restartCount": restart_count},
     )
     for rule in (_oom_killed, _image_pull, _config_error, _crash_loop):
         found = rule(container)
