@@ -38,7 +38,6 @@ from kubelens.models import (
     RunOutcome,
     RunResult,
     ToolResult,
-    ToolStatus,
 )
 from kubelens.ports.notifications import NotificationStore, Transition
 from kubelens.ports.operators import Operators
@@ -326,14 +325,7 @@ class _Run:
                     OperatorResult.model_validate(redact(r.model_dump())) for r in task.result()
                 )
             except Exception as exc:
-                results.append(
-                    OperatorResult(
-                        skill="?",
-                        source="?",
-                        status=ToolStatus.ERROR,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                )
+                results.append(OperatorResult.fail("?", "?", f"{type(exc).__name__}: {exc}"))
         self.result.operator_results.extend(results)
         return results
 
