@@ -123,6 +123,11 @@ class PhaseLog:
                           for before, after in itertools.pairwise(sequence)]
         return statistics.median(runs or [0.0]), statistics.median(handovers or [0.0])
 
+    def first_running(self) -> float:
+        """When the first Investigation was seen Running (monotonic seconds)."""
+        return min((seen["Running"] for seen in self.seen.values() if "Running" in seen),
+                   default=0.0)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -177,6 +182,14 @@ def create_all(api: client.CustomObjectsApi, namespaces: list[str], per_namespac
         list(pool.map(create, namespaces))
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Busy and total CPU seconds of every core since boot (/proc/stat)."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    hertz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hertz, sum(ticks) / hertz
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -184,7 +197,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: int,
-        delay: float) -> None:
+        delay: float, timeline: bool = False) -> None:
     namespaces = [server.new_namespace(f"bench{i}") for i in range(namespace_count)]
     total = namespace_count * per_namespace
     phases = PhaseLog(server.kubeconfig)
@@ -194,6 +207,7 @@ def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: i
         try:
             creator = client.CustomObjectsApi(config.new_client_from_config(str(server.kubeconfig)))
             cpu_before = cpu_seconds(operator.pid)
+            busy_before, total_before = machine_cpu_seconds()
             started = time.monotonic()
             create_all(creator, namespaces, per_namespace)
             created = time.monotonic() - started
@@ -205,6 +219,7 @@ def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: i
             wall = time.monotonic() - started
             rss = peak_rss_mib(operator.pid)
             cpu = cpu_seconds(operator.pid) - cpu_before
+            busy_after, total_after = machine_cpu_seconds()
         finally:
             operator.terminate()
             operator.wait(30)
@@ -221,12 +236,24 @@ def run(server: ApiServer, workdir: Path, namespace_count: int, per_namespace: i
     print(f"median run (Running to Succeeded): {run_median * 1000:.0f} ms "
           f"({CALLS * delay * 1000:.0f} ms of it the model); median hand-over to the "
           f"next in a namespace: {handover_median * 1000:.0f} ms")
+    if timeline:
+        for (namespace, name), seen in sorted(phases.seen.items(),
+                                              key=lambda item: item[1].get("Running", 0)):
+            when = ", ".join(f"{phase or 'created'} {(at - started) * 1000:.0f}"
+                             for phase, at in seen.items())
+            print(f"  {namespace}/{name}: {when} ms")
+    print(f"first Running {(phases.first_running() - started) * 1000:.0f} ms after the "
+          f"first create")
     gaps = [later - earlier - delay for times in ARRIVALS.values()
             for earlier, later in itertools.pairwise(times)]
     print(f"median operator time per turn (an answer sent to the next request): "
           f"{statistics.median(gaps or [0.0]) * 1000:.1f} ms")
     print(f"operator peak RSS: {rss:.0f} MiB; operator CPU {cpu:.2f} s "
           f"({cpu / total * 1000:.0f} ms per Investigation); all created in {created:.2f} s")
+    busy = busy_after - busy_before
+    print(f"machine: {os.cpu_count()} cores busy {busy / (total_after - total_before):.0%} "
+          f"during the run: {busy:.2f} CPU-s, the operator {cpu:.2f}, everything else "
+          f"(API server, etcd, this bench and its model) {busy - cpu:.2f}")
 
 
 def main() -> None:
@@ -235,12 +262,15 @@ def main() -> None:
     parser.add_argument("--per-namespace", type=int, default=10)
     parser.add_argument("--call-delay", type=float, default=CALL_DELAY,
                         help="seconds the scripted model takes per call (a real model: 1-10)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="print when each Investigation reached each phase")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="kubelens-bench-"))
     server = start_envtest(workdir)
     try:
         server.install_crds()
-        run(server, workdir, args.namespaces, args.per_namespace, args.call_delay)
+        run(server, workdir, args.namespaces, args.per_namespace, args.call_delay,
+            args.timeline)
     finally:
         stop_envtest(workdir)
 
