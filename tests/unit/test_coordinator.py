@@ -339,3 +339,19 @@ def test_a_conversation_never_has_more_tokens_than_its_json_has_characters(
             function = {"name": "think", "arguments": message["content"]}
             message["tool_calls"] = [{"id": "c1", "type": "function", "function": function}]
     assert count_tokens("openai/gpt-4o-mini", messages, None) <= len(json.dumps(messages))
+
+
+async def test_an_answers_price_is_litellms_for_a_known_model_and_zero_for_an_unknown() -> None:
+    import litellm
+
+    price = litellm.model_cost["gpt-4o-mini"]
+    answer = Turn(content="ok", prompt_tokens=1000, completion_tokens=100)
+    with ScriptedLLM([], default=answer) as srv:
+        known = LiteLLMClient(model="openai/gpt-4o-mini", api_base=srv.api_base, api_key="sk-t")
+        unknown = LiteLLMClient(model="openai/scripted", api_base=srv.api_base, api_key="sk-t")
+        priced = await known.complete([{"role": "user", "content": "hi"}], [])
+        unpriced = await unknown.complete([{"role": "user", "content": "hi"}], [])
+    expected = 1000 * price["input_cost_per_token"] + 100 * price["output_cost_per_token"]
+    assert priced.usage.cost == pytest.approx(expected)
+    assert priced.usage.prompt_tokens == 1000 and priced.usage.completion_tokens == 100
+    assert unpriced.usage.cost == 0.0

@@ -210,8 +210,6 @@ class LiteLLMClient:
             importlib.import_module("openai.resources")
 
     def _completion(self, response: Any) -> Completion:
-        import litellm
-
         try:
             message = response.choices[0].message
         except (AttributeError, IndexError, TypeError) as exc:
@@ -229,11 +227,22 @@ class LiteLLMClient:
         if raw_usage is not None:
             usage.prompt_tokens = int(getattr(raw_usage, "prompt_tokens", 0) or 0)
             usage.completion_tokens = int(getattr(raw_usage, "completion_tokens", 0) or 0)
-        try:
-            usage.cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-        except Exception:  # litellm knows no price for this model: cost stays unknown (0)
-            usage.cost = 0.0
+        usage.cost = _cost(response)
         return Completion(content=message.content, tool_calls=calls, usage=usage)
+
+
+def _cost(response: Any) -> float:
+    """The answer's price in USD: what litellm worked out as it answered (kept on the
+    response), else asked of it now; 0 when it knows no price for the model."""
+    import litellm
+
+    hidden = getattr(response, "_hidden_params", None)
+    if isinstance(hidden, dict) and "response_cost" in hidden:
+        return float(hidden["response_cost"] or 0.0)
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # litellm knows no price for this model: cost stays unknown (0)
+        return 0.0
 
 
 #: Longest wait a provider's Retry-After may ask for; the run's deadline still applies.
