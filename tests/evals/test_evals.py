@@ -44,12 +44,7 @@ REQUIRED = (
 )
 
 #: Scenarios the rule-based analyst does not pass yet: name → why, in one line.
-KNOWN_GAPS: dict[str, str] = {
-    "healthy-evicted-pod-left-over": (
-        "a pod evicted yesterday and long replaced is reported as a medium-confidence eviction:"
-        " the pod_evicted anomaly is judged without the eviction's age"
-    ),
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _rule_based_case(name: str) -> object:

@@ -628,3 +628,60 @@ def test_a_volume_still_attached_to_a_dead_node_blames_that_node_not_the_pods_ow
     assert "still attached to ip-10-0-3-41" in insights[0].root_cause_hypothesis
     hops = "\n".join(insights[0].evidence)
     assert "is attached to Node ip-10-0-3-41 [status.volumesAttached]" in hops
+
+
+MINUTES_AGO = "2026-11-18T13:28:00Z"
+
+
+def eviction_left_over(
+    evicted_at: str = DAYS_AGO,
+    pressure: str = "False",
+    available: int = 3,
+    owner: tuple[str, str] | None = ("ReplicaSet", "api-old"),
+) -> StaticSource:
+    """api's pod evicted for memory on NODE, replaced by its ReplicaSet; the evicted pod
+    stays in phase Failed until pod GC. The arguments make it not history (``available``:
+    how many replacements run and are Ready)."""
+    evicted = pod("api-old-q8zlm", owner, labels={"app": "api"}, phase="Failed", ready=False)
+    evicted["status"] |= {
+        "reason": "Evicted",
+        "message": "The node was low on resource: memory. Threshold quantity: 100Mi.",
+    }
+    evicted["status"]["conditions"] = [
+        {"type": "DisruptionTarget", "status": "True", "lastTransitionTime": evicted_at,
+         "reason": "TerminationByKubelet"},
+        {"type": "Ready", "status": "False", "lastTransitionTime": evicted_at},
+    ]
+    memory = node()
+    memory["status"]["conditions"].append({"type": "MemoryPressure", "status": pressure})
+    running = [pod(f"api-new-{i}", ("ReplicaSet", "api-new"), labels={"app": "api"})
+               for i in range(available)]
+    return StaticSource.from_objects([
+        memory,
+        deployment("api", 3, available),
+        replicaset("api-old", "api", 0, 0),
+        replicaset("api-new", "api", 3, available),
+        evicted,
+        *running,
+        warning("Pod", "api-old-q8zlm", "Evicted", "The node was low on resource: memory.")
+        | {"lastTimestamp": evicted_at, "count": 1},
+        warning("Pod", "api-new-0", "Pulled", "image already present") | {"type": "Normal"},
+    ])
+
+
+def names_the_eviction(source: StaticSource) -> bool:
+    insights = analyze([], [], context("is api ok?"), cluster=source)
+    return any(
+        s.name in ("api-old-q8zlm", NODE) for i in insights for s in i.subjects
+    )
+
+
+def test_a_pod_evicted_long_ago_and_replaced_is_history_not_an_incident() -> None:
+    assert not names_the_eviction(eviction_left_over())
+
+
+def test_an_eviction_is_current_if_recent_under_pressure_unreplaced_or_unowned() -> None:
+    assert names_the_eviction(eviction_left_over(evicted_at=MINUTES_AGO))
+    assert names_the_eviction(eviction_left_over(pressure="True"))
+    assert names_the_eviction(eviction_left_over(available=2))
+    assert names_the_eviction(eviction_left_over(owner=None))

@@ -143,6 +143,8 @@ def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
     if phase == "Succeeded" or (phase == "Failed" and _job_is(scope, ref, "Complete")):
         return  # a Job that completed retried past this pod's failure: history
     if phase == "Failed" and status.get("reason") == "Evicted":
+        if _eviction_is_history(scope, ref, pod):
+            return
         node = section(pod, "spec").get("nodeName")
         _note(
             scope,
@@ -166,6 +168,43 @@ def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
             scope.graph, ready.get("lastTransitionTime")
         ):
             _note(scope, ref, "NotReady", "Running but not Ready")
+
+
+def _eviction_is_history(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> bool:
+    """The kubelet leaves an evicted pod in phase Failed until pod GC removes it, and its
+    controller replaces it at once. The eviction is history when it has settled, its
+    node no longer reports a resource short, and the controller has its replicas again."""
+    from kubelens.graph.build import parse_time
+
+    evicted = condition(pod, "DisruptionTarget") or condition(pod, "Ready") or {}
+    when = parse_time(evicted.get("lastTransitionTime"))
+    if when is None or scope.graph.now is None or scope.graph.now - when < SETTLE:
+        return False
+    node = scope.graph.objects.get(Ref("Node", None, str(section(pod, "spec").get("nodeName"))))
+    if node and any(
+        (condition(node, kind) or {}).get("status") == "True"
+        for kind in ("MemoryPressure", "DiskPressure", "PIDPressure")
+    ):
+        return False
+    return _replicas_restored(scope.graph, scope.graph.owner(ref))
+
+
+def _replicas_restored(graph: Graph, owner: Ref | None) -> bool:
+    """The pod's controller (a ReplicaSet's Deployment, or the ReplicaSet or DaemonSet
+    itself) has every replica it wants available. A StatefulSet reuses the pod's name
+    and a Job judges its own pods, so neither is said to have replaced one."""
+    if owner is None or owner.kind not in ("ReplicaSet", "DaemonSet"):
+        return False
+    top = graph.workload(owner)
+    obj = graph.objects.get(top)
+    if not obj:
+        return False
+    status = section(obj, "status")
+    if top.kind == "DaemonSet":
+        return not int(status.get("numberUnavailable") or 0)
+    wanted = int(section(obj, "spec").get("replicas", 1) or 0)
+    counted = "availableReplicas" if top.kind == "Deployment" else "readyReplicas"
+    return int(status.get(counted) or 0) >= wanted
 
 
 def _unscheduled(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
