@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubelens.graph.model import Finding, Graph, Ref, Relation
 from kubelens.skills.cluster.common import (
+    PRESSURE_CONDITIONS,
     condition,
     container_specs,
     container_statuses,
@@ -21,6 +22,7 @@ from kubelens.skills.cluster.common import (
     items,
     meta,
     parse_missing_reference,
+    pressures,
     section,
     short,
 )
@@ -181,10 +183,7 @@ def _eviction_is_history(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> bool
     if when is None or scope.graph.now is None or scope.graph.now - when < SETTLE:
         return False
     node = scope.graph.objects.get(Ref("Node", None, str(section(pod, "spec").get("nodeName"))))
-    if node and any(
-        (condition(node, kind) or {}).get("status") == "True"
-        for kind in ("MemoryPressure", "DiskPressure", "PIDPressure")
-    ):
+    if node and pressures(node):
         return False
     return _replicas_restored(scope.graph, scope.graph.owner(ref))
 
@@ -723,7 +722,7 @@ def _node(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
             conclusive=True,
             meaning="the node's kubelet stopped reporting or is unhealthy; its pods do not run",
         )
-    for kind in ("MemoryPressure", "DiskPressure", "PIDPressure"):
+    for kind in PRESSURE_CONDITIONS:
         entry = condition(obj, kind) or {}
         if entry.get("status") == "True":
             _note(

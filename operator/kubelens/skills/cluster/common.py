@@ -173,6 +173,15 @@ def condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any] | None:
     return None
 
 
+#: The node conditions in which the kubelet reports a resource short (and evicts pods).
+PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+def pressures(node: Mapping[str, Any]) -> list[str]:
+    """The pressure conditions a node reports True."""
+    return [c for c in PRESSURE_CONDITIONS if (condition(node, c) or {}).get("status") == "True"]
+
+
 def owner_of(obj: Mapping[str, Any]) -> str | None:
     """``Kind/name`` of the controlling owner (a ReplicaSet, a StatefulSet, a Job...)."""
     owners = items(meta(obj), "ownerReferences")

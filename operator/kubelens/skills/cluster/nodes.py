@@ -17,6 +17,7 @@ from kubelens.skills.cluster.common import (
     name_of,
     parse_quantity,
     pod_line,
+    pressures,
     section,
     short,
     sort_problem_first,
@@ -24,7 +25,6 @@ from kubelens.skills.cluster.common import (
 from kubelens.skills.cluster.source import ClusterSource
 from kubelens.skills.params import NAME, params
 
-PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure")
 SNAPSHOT_NODES = 20
 
 
@@ -169,9 +169,7 @@ def _request(container: Mapping[str, Any], resource: str) -> float:
 def node_row(node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     status, spec = section(node, "status"), section(node, "spec")
     ready = condition(node, "Ready")
-    pressure = [
-        c for c in PRESSURE_CONDITIONS if (condition(node, c) or {}).get("status") == "True"
-    ]
+    pressure = pressures(node)
     network = condition(node, "NetworkUnavailable")
     allocatable = section(status, "allocatable")
     requested = pod_requests(pods)

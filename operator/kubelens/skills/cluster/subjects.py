@@ -18,6 +18,7 @@ from kubelens.skills.cluster.common import (
     name_of,
     owner_of,
     pod_line,
+    pressures,
     section,
     short,
 )
@@ -118,11 +119,7 @@ def _state(obj: Mapping[str, Any]) -> str:
         return "; ".join(parts)
     if kind == "Node":
         ready = condition(obj, "Ready") or {}
-        pressure = [
-            c
-            for c in ("MemoryPressure", "DiskPressure", "PIDPressure")
-            if (condition(obj, c) or {}).get("status") == "True"
-        ]
+        pressure = pressures(obj)
         text = "Ready" if ready.get("status") == "True" else f"not Ready ({ready.get('reason')})"
         return text + (f"; pressure: {', '.join(pressure)}" if pressure else "")
     if kind in ("Deployment", "StatefulSet", "DaemonSet"):
