@@ -685,3 +685,27 @@ def test_an_eviction_is_current_if_recent_under_pressure_unreplaced_or_unowned()
     assert names_the_eviction(eviction_left_over(pressure="True"))
     assert names_the_eviction(eviction_left_over(available=2))
     assert names_the_eviction(eviction_left_over(owner=None))
+
+
+def test_a_container_the_runtime_could_not_start_is_explained_by_the_runtimes_error() -> None:
+    never_ran = {
+        "name": "app",
+        "ready": False,
+        "restartCount": 6,
+        "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}},
+        "lastState": {"terminated": {
+            "reason": "StartError", "exitCode": 128, "finishedAt": EARLIER,
+            "message": 'runc create failed: unable to start container process: exec: "worker": '
+                       "executable file not found in $PATH: unknown",
+        }},
+    }
+    source = StaticSource.from_objects([
+        node(),
+        deployment("api", 1, 0),
+        replicaset("api-7d9f", "api", 1, 0),
+        pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), ready=False, status=never_ran),
+        warning("Pod", "api-7d9f-x2x9q", "BackOff", "Back-off restarting failed container"),
+    ])
+    [insight] = analyze([], [], context("api is down"), cluster=source)
+    assert insight.confidence is Confidence.HIGH
+    assert "command is not in the image" in (insight.root_cause_hypothesis or "")

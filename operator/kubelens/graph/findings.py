@@ -43,6 +43,7 @@ EXIT_CODES: dict[int, str] = {
         "the container was killed (SIGKILL, exit code 137): the OOM killer, or a kill "
         "after a failed liveness probe"
     ),
+    128: "the container runtime could not start the container's process (exit code 128)",
     139: "the program crashed on a segmentation fault (SIGSEGV, exit code 139)",
     143: (
         "the container was stopped (SIGTERM, exit code 143): a failed liveness probe or an eviction"
@@ -356,8 +357,37 @@ def _terminated(
     if reason == "OOMKilled":
         _oom(scope, ref, pod, name, text)
         return
+    not_started = _start_failure(reason, str(terminated.get("message") or ""))
+    if not_started:
+        _note(scope, ref, state, text, conclusive=True, meaning=not_started)
+        return
     meaning = EXIT_CODES.get(int(code), "") if isinstance(code, int) else ""
     _note(scope, ref, state, text, conclusive=code in (126, 127), meaning=meaning)
+
+
+#: What the runtime's (runc, crun) start error says, lower-cased → what it means.
+_START_ERRORS = (
+    (
+        "executable file not found",
+        "the container's command is not in the image (or not on its PATH)",
+    ),
+    (
+        "no such file or directory",
+        "the container's command or working directory is not in the image",
+    ),
+    ("permission denied", "the container's command is not executable in the image"),
+    ("exec format error", "the image was built for another CPU architecture"),
+)
+
+
+def _start_failure(reason: str, message: str) -> str:
+    """What a container that never ran its process failed on (``StartError``,
+    ``ContainerCannotRun``: the runtime's exec failed), or "" for a process that ran."""
+    if reason not in ("StartError", "ContainerCannotRun"):
+        return ""
+    lowered = message.lower()
+    meaning = next((m for pattern, m in _START_ERRORS if pattern in lowered), "")
+    return meaning or "the container runtime could not start the container's process"
 
 
 def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -> None:
