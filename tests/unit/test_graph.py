@@ -709,3 +709,42 @@ def test_a_container_the_runtime_could_not_start_is_explained_by_the_runtimes_er
     [insight] = analyze([], [], context("api is down"), cluster=source)
     assert insight.confidence is Confidence.HIGH
     assert "command is not in the image" in (insight.root_cause_hypothesis or "")
+
+
+def probed(liveness_answer: str, readiness_answer: str) -> StaticSource:
+    """api restarted by its liveness probe (httpGet /healthz); its readiness probe
+    failed too, the newer event."""
+    restarted = pod(
+        "api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), ready=False,
+        container={"name": "app", "image": "api:2",
+                   "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+                   "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}}},
+        status={"name": "app", "ready": False, "restartCount": 7,
+                "state": {"running": {"startedAt": EARLIER}},
+                "lastState": {"terminated": {"reason": "Error", "exitCode": 143,
+                                             "finishedAt": EARLIER}}},
+    )
+    liveness = warning("Pod", "api-7d9f-x2x9q", "Unhealthy", liveness_answer)
+    readiness = warning("Pod", "api-7d9f-x2x9q", "Unhealthy", readiness_answer)
+    liveness["metadata"]["name"] += ".liveness"
+    liveness["lastTimestamp"] = EARLIER
+    return StaticSource.from_objects([node(), deployment("api", 1, 0),
+                                      replicaset("api-7d9f", "api", 1, 0), restarted,
+                                      liveness, readiness])
+
+
+def test_a_liveness_probe_answered_404_is_the_cause_though_readiness_failed_later() -> None:
+    source = probed("Liveness probe failed: HTTP probe failed with statuscode: 404",
+                    "Readiness probe failed: Get \"http://10.0.0.5:8080/ready\": connect: "
+                    "connection refused")
+    [insight] = analyze([], [], context("api keeps restarting"), cluster=source)
+    assert insight.confidence is Confidence.HIGH
+    assert "/healthz on port 8080 does not exist" in insight.root_cause_hypothesis
+
+
+def test_a_liveness_probe_answered_500_is_the_app_reporting_itself_unhealthy() -> None:
+    source = probed("Liveness probe failed: HTTP probe failed with statuscode: 500",
+                    "Readiness probe failed: HTTP probe failed with statuscode: 500")
+    insights = analyze([], [], context("api keeps restarting"), cluster=source)
+    assert "does not exist" not in " ".join(i.root_cause_hypothesis for i in insights)
+    assert any("liveness probe failed" in i.summary for i in insights)

@@ -8,6 +8,7 @@ evidence) is not a finding: only what is failing now, or failed recently, is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -481,22 +482,30 @@ def _multi_attach(scope: Scope, ref: Ref, message: str, claims: tuple[Ref, ...])
 
 
 def _probe_failures(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
-    events = [
+    """Each probe judged on its own events: a liveness probe that fails restarts the
+    container, a readiness probe that fails takes the pod out of its Services."""
+    failed = [
         e
         for e in _warnings(scope, ref, "Unhealthy")
         if "probe failed" in str(e.get("message")).lower()
     ]
-    if not events:
-        return
-    event = events[-1]
+    for kind in ("Liveness", "Readiness"):
+        mine = [e for e in failed if str(e.get("message")).startswith(kind)]
+        if mine and _probe_matters(pod, kind):
+            _probe_finding(scope, ref, pod, kind, mine[-1])
+
+
+def _probe_matters(pod: Mapping[str, Any], kind: str) -> bool:
+    if kind == "Readiness":
+        # Ready again: it failed a check or two and is serving.
+        return (condition(pod, "Ready") or {}).get("status") != "True"
+    return any(int(s.get("restartCount") or 0) for s in container_statuses(pod))
+
+
+def _probe_finding(
+    scope: Scope, ref: Ref, pod: Mapping[str, Any], kind: str, event: Mapping[str, Any]
+) -> None:
     message = str(event.get("message"))
-    kind = "Liveness" if message.startswith("Liveness") else "Readiness"
-    if kind == "Readiness" and (condition(pod, "Ready") or {}).get("status") == "True":
-        return  # it failed a check or two and is serving again
-    if kind == "Liveness" and not any(
-        int(s.get("restartCount") or 0) for s in container_statuses(pod)
-    ):
-        return
     probe = _probe(pod, kind)
     timing = (
         f" (timeoutSeconds {probe.get('timeoutSeconds', 1)}, periodSeconds "
@@ -504,7 +513,7 @@ def _probe_failures(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
         if probe
         else ""
     )
-    mismatch = _probe_port_mismatch(pod, probe, message)
+    mismatch = _probe_port_mismatch(pod, probe, message) or _probe_path_refused(probe, message)
     _note(
         scope,
         ref,
@@ -518,6 +527,32 @@ def _probe_failures(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
             if "timeout" in message.lower() or "deadline" in message.lower()
             else "the container's health endpoint reports a failure"
         ),
+    )
+
+
+#: HTTP answers that say the server is up and the probe asks for something it does not
+#: serve (a wrong path, a method, an endpoint behind authentication).
+_PROBE_REQUEST_REFUSED = {
+    401: "requires authentication",
+    403: "is forbidden",
+    404: "does not exist",
+    405: "does not allow GET",
+}
+
+
+def _probe_path_refused(probe: Mapping[str, Any], message: str) -> str:
+    """An HTTP probe the server answers with 401/403/404/405: the app is up, the probe's
+    request is wrong (a 5xx is the app reporting itself unhealthy)."""
+    found = re.search(r"statuscode: (\d{3})", message)
+    code = int(found.group(1)) if found else 0
+    answer = _PROBE_REQUEST_REFUSED.get(code)
+    if not answer:
+        return ""
+    target = section(probe, "httpGet")
+    where = f"{target.get('path') or '/'} on port {target.get('port')}" if target else "its path"
+    return (
+        f"the server answers {code}: the probe's path {where} {answer}, so the probe fails "
+        "while the app runs"
     )
 
 
