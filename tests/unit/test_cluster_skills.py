@@ -505,3 +505,22 @@ def test_an_object_recorded_twice_is_one_object() -> None:
     assert len(source.objects()) == len({
         (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
         for o in source.objects()})
+
+
+def test_liveness_and_readiness_failures_of_one_pod_are_told_apart() -> None:
+    from kubelens.skills.cluster.events import group_events
+
+    def unhealthy(message: str, when: str, count: int) -> dict[str, Any]:
+        return {"kind": "Event", "metadata": {"name": message[:8], "namespace": "shop"},
+                "involvedObject": {"kind": "Pod", "name": "api-1", "namespace": "shop"},
+                "type": "Warning", "reason": "Unhealthy", "message": message,
+                "count": count, "lastTimestamp": when}
+
+    groups = group_events([
+        unhealthy("Liveness probe failed: HTTP probe failed with statuscode: 404",
+                  "2026-11-18T13:20:00Z", 30),
+        unhealthy("Readiness probe failed: connection refused", "2026-11-18T13:25:00Z", 4),
+        unhealthy("Readiness probe failed: connection refused", "2026-11-18T13:26:00Z", 2),
+    ])
+    assert [(g["message"].split(":")[0], g["count"]) for g in groups] == [
+        ("Readiness probe failed", 6), ("Liveness probe failed", 30)]

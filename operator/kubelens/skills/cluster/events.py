@@ -134,7 +134,9 @@ class EventsSkill(ClusterSkill):
 
 
 def group_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (object, reason, type), newest first, with the summed count."""
+    """One row per (object, reason, type), newest first, with the summed count; the
+    kubelet's Unhealthy events per probe (liveness, readiness, startup), since each
+    probe failing means something else."""
     groups: dict[tuple[str, ...], dict[str, Any]] = {}
     for event in events:
         involved = section(event, "involvedObject")
@@ -144,6 +146,7 @@ def group_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             str(involved.get("name")),
             str(event.get("reason")),
             str(event.get("type")),
+            _probe_of(event),
         )
         when = event_time(event)
         count = int(event.get("count") or section(event, "series").get("count") or 1)
@@ -170,6 +173,14 @@ def group_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 group["lastTimestamp"] = when
                 group["message"] = short(event.get("message"))
     return sorted(groups.values(), key=lambda g: str(g["lastTimestamp"]), reverse=True)
+
+
+def _probe_of(event: Mapping[str, Any]) -> str:
+    """``Liveness`` of "Liveness probe failed: …" (an Unhealthy event), else ""."""
+    if event.get("reason") != "Unhealthy":
+        return ""
+    first = str(event.get("message") or "").split(" ", 1)[0]
+    return first if first in ("Liveness", "Readiness", "Startup") else ""
 
 
 def warning_finding(group: Mapping[str, Any]) -> Finding | None:
