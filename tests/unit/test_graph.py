@@ -748,3 +748,19 @@ def test_a_liveness_probe_answered_500_is_the_app_reporting_itself_unhealthy() -
     insights = analyze([], [], context("api keeps restarting"), cluster=source)
     assert "does not exist" not in " ".join(i.root_cause_hypothesis for i in insights)
     assert any("liveness probe failed" in i.summary for i in insights)
+
+
+def test_log_lines_are_read_by_what_they_say_not_by_one_loggers_format() -> None:
+    from kubelens.graph.signatures import classify
+    from kubelens.skills.cluster.logs import ERROR_PATTERNS
+
+    refused = {
+        '{"level":"fatal","msg":"invalid configuration","error":"yaml: unmarshal errors"}',
+        'json: cannot unmarshal string into Go struct field Config.port of type int',
+        "level=fatal msg=\"failed to load config: open /etc/app/app.toml\"",
+        "ERROR: invalid configuration: unknown field \"retries\"",
+    }
+    assert {getattr(classify(line), "code", None) for line in refused} == {"config_syntax"}
+    assert ERROR_PATTERNS["fatal"].search('{"severity": "CRITICAL", "message": "exiting"}')
+    assert not ERROR_PATTERNS["fatal"].search('{"level":"info","msg":"fatal flag off"}')
+    assert classify('{"level":"info","msg":"config loaded","routes":12}') is None

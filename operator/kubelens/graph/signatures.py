@@ -129,6 +129,8 @@ CATALOGUE: tuple[Signature, ...] = (
         re.compile(
             r"(?i)\bsyntax error\b|unexpected token|yaml: line \d+|invalid (?:yaml|json|toml)"
             r"|error parsing (?:config|configuration)|unknown directive|\bparse error\b"
+            r"|yaml: unmarshal errors|cannot unmarshal|invalid (?:config|configuration)\b"
+            r"|failed to (?:parse|load|read) (?:the )?(?:config|configuration)\b"
         ),
         "config",
         "the program refused its configuration: a syntax or value error in a mounted file",

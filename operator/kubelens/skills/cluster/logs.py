@@ -65,9 +65,13 @@ ERROR_PATTERNS: dict[str, re.Pattern[str]] = {
         r"|unable to create (?:new )?native thread|pthread_create failed"
         r"|failed to create new OS thread"
     ),
+    # Plain text, and the level field of structured (JSON, logfmt) loggers: zap, logrus,
+    # slog, pino and bunyan write "level":"fatal" or level=fatal.
     "fatal": re.compile(
         r"\bFATAL\b|(?i:\bfatal error\b)|Exception in thread|Unhandled exception"
         r"|segmentation fault|SIGSEGV"
+        r"|(?i:\"(?:level|severity|lvl)\"\s*:\s*\"(?:fatal|panic|critical|emerg)\")"
+        r"|(?i:\b(?:level|lvl)=(?:fatal|panic|critical)\b)"
     ),
 }
 
