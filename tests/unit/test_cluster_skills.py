@@ -524,3 +524,45 @@ def test_liveness_and_readiness_failures_of_one_pod_are_told_apart() -> None:
     ])
     assert [(g["message"].split(":")[0], g["count"]) for g in groups] == [
         ("Readiness probe failed", 6), ("Liveness probe failed", 30)]
+
+
+def test_a_crash_looping_init_container_is_said_to_hold_the_pod_back() -> None:
+    from kubelens.skills.cluster.pods import pod_findings
+
+    def crashing(name: str) -> dict[str, Any]:
+        return {"name": name, "restartCount": 10, "ready": False,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 255, "reason": "Error"}}}
+
+    def pod(init: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "Pod", "metadata": {"name": "api-1", "namespace": "shop"},
+                "spec": {"initContainers": [init],
+                         "containers": [{"name": "api", "image": "api:2"}]},
+                "status": {"phase": "Pending", "initContainerStatuses": [crashing(init["name"])],
+                           "containerStatuses": [{"name": "api", "restartCount": 0,
+                                                  "state": {"waiting": {
+                                                      "reason": "PodInitializing"}}}]}}
+
+    [blocking] = pod_findings(pod({"name": "migrate", "image": "api:2"}))
+    assert blocking.observation.startswith("init container migrate of pod shop/api-1")
+    assert "other containers do not start until it succeeds" in blocking.observation
+    sidecar = {"name": "proxy", "image": "envoy:1", "restartPolicy": "Always"}
+    [restarting] = pod_findings(pod(sidecar))
+    assert restarting.observation.startswith("container proxy of pod shop/api-1")
+
+
+def test_log_patterns_read_a_missing_setting_and_an_error_level_by_their_conventions() -> None:
+    from kubelens.skills.cluster.logs import ERROR_PATTERNS
+
+    setting = ERROR_PATTERNS["missing_key"]
+    assert setting.search("KeyError: 'DATABASE_URL'")
+    assert setting.search("environment variable LEDGER_URL not set")
+    assert not setting.search("KeyError: 'currency'")  # a dict lookup in the code
+    error = ERROR_PATTERNS["error"]
+    for line in ("ERROR [alembic] Can't locate revision", "  FAILED: Can't locate revision",
+                 '{"level":"error","msg":"x"}', "ts=1 level=error msg=x",
+                 "2026-03-10 14:16:36,104 [ERROR] worker died"):
+        assert error.search(line), line
+    for line in ("INFO retrying after an error", '{"level":"info","msg":"0 errors"}',
+                 "ERRORS_TOTAL=0"):
+        assert not error.search(line), line

@@ -470,6 +470,7 @@ def explain_crash_with_logs(analysis: Analysis, items: Sequence[Item]) -> Cause 
         root = (
             f"container {container} of pod {pod_name(pod)} exits repeatedly; its logs "
             f"show errors ({', '.join(sorted(patterns)) or 'unclassified'})"
+            + (f", the last: {quote(lines[-1], 200)}" if lines else "")
         )
         return Cause(root, MEDIUM, bool(lines), evidence, steps, cited)
     name, template, confidence = chosen

@@ -159,6 +159,8 @@ CATALOGUE: tuple[Signature, ...] = (
     Signature("panic", ERROR_PATTERNS["panic"], "self", "the program panicked"),
     Signature("traceback", ERROR_PATTERNS["traceback"], "self", "an uncaught exception"),
     Signature("fatal", ERROR_PATTERNS["fatal"], "self", "the program reported a fatal error"),
+    # Last: a line at error level that no signature above explains, quoted for what it says.
+    Signature("error_line", ERROR_PATTERNS["error"], "self", "the program logged this error"),
 )
 
 #: Names a line says did not resolve (Go, glibc, Java, Node.js, libpq, curl).

@@ -18,6 +18,7 @@ from kubelens.skills.cluster.common import (
     container_specs,
     container_statuses,
     is_problem_pod,
+    items,
     limited,
     meta,
     name_of,
@@ -448,10 +449,16 @@ class _Container:
     pod: _Pod
     #: What this container's rule found, over the pod's evidence.
     evidence: dict[str, Any]
+    #: An init container the pod's other containers wait for (not a native sidecar).
+    init: bool = False
 
     @property
     def where(self) -> str:
         return self.pod.where
+
+    @property
+    def called(self) -> str:
+        return f"init container {self.name}" if self.init else f"container {self.name}"
 
     def finding(self, anomaly_type: str, observation: str, hypothesis: str) -> Finding:
         return self.pod.finding(
@@ -475,6 +482,8 @@ def _container_finding(status: Mapping[str, Any], p: _Pod) -> Finding | None:
         memory_limit=resources(spec).get("limits", {}).get("memory"),
         pod=p,
         evidence={"container": name, "restartCount": restart_count},
+        init=spec.get("restartPolicy") != "Always"
+        and any(c.get("name") == name for c in items(section(p.pod, "spec"), "initContainers")),
     )
     for rule in (_oom_killed, _image_pull, _config_error, _crash_loop):
         found = rule(container)
@@ -557,9 +566,10 @@ def _crash_loop(c: _Container) -> Finding | None:
         }
     )
     exit_text = f", last exit code {c.last.get('exitCode')}" if c.last else ""
+    waits = "; the pod's other containers do not start until it succeeds" if c.init else ""
     return c.finding(
         anomalies.CRASH_LOOP,
-        f"container {c.name} of {c.where} is in CrashLoopBackOff after "
-        f"{c.restart_count} restarts{exit_text}",
+        f"{c.called} of {c.where} is in CrashLoopBackOff after "
+        f"{c.restart_count} restarts{exit_text}{waits}",
         "the process exits soon after start; its logs (previous=true) say why",
     )
