@@ -764,3 +764,31 @@ def test_log_lines_are_read_by_what_they_say_not_by_one_loggers_format() -> None
     assert ERROR_PATTERNS["fatal"].search('{"severity": "CRITICAL", "message": "exiting"}')
     assert not ERROR_PATTERNS["fatal"].search('{"level":"info","msg":"fatal flag off"}')
     assert classify('{"level":"info","msg":"config loaded","routes":12}') is None
+
+
+def cart_service(target: Any, declared: list[dict[str, Any]], probe_port: Any) -> StaticSource:
+    """Service cart (port 80 → ``target``) over one Ready pod declaring ``declared`` and
+    probed on ``probe_port``."""
+    backend = pod("cart-5c9f-rt4kn", ("ReplicaSet", "cart-5c9f"), labels={"app": "cart"},
+                  container={"name": "cart", "image": "cart:3", "ports": declared,
+                             "readinessProbe": {"httpGet": {"path": "/ready",
+                                                            "port": probe_port}}})
+    svc = service("cart", {"app": "cart"}, ip="10.100.0.9")
+    svc["spec"]["ports"] = [{"port": 80, "targetPort": target}]
+    return StaticSource.from_objects([node(), deployment("cart", 1, 1),
+                                      replicaset("cart-5c9f", "cart", 1, 1), backend, svc])
+
+
+def test_a_service_targeting_a_port_its_pods_neither_declare_nor_answer_on_is_the_cause() -> None:
+    source = cart_service(8080, [{"containerPort": 3000, "name": "http"}], "http")
+    [insight] = analyze([], [], context("cart calls fail with 502"), cluster=source)
+    assert insight.confidence is Confidence.HIGH
+    assert "targets 8080" in insight.summary and "3000 (http)" in insight.summary
+
+
+def test_a_service_port_is_not_doubted_where_the_pods_answer_or_declare_nothing() -> None:
+    probed_there = cart_service(8080, [{"containerPort": 9090, "name": "metrics"}], 8080)
+    by_name = cart_service("http", [{"containerPort": 3000, "name": "http"}], "http")
+    undeclared = cart_service(8080, [], 8080)
+    for source in (probed_there, by_name, undeclared):
+        assert analyze([], [], context("routine check"), cluster=source) == []

@@ -703,6 +703,7 @@ def _service(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     if not selector:
         return
     backing = [e.target for e in scope.graph.out(ref) if e.relation is Relation.BACKED_BY]
+    _target_ports(scope, ref, obj, backing)
     ready = _ready_addresses(scope, ref)
     if ready:
         return
@@ -725,6 +726,49 @@ def _service(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
         "NoEndpoints",
         f"no ready endpoints: {len(backing)} pods match {wanted}, none is ready",
     )
+
+
+def _target_ports(scope: Scope, ref: Ref, service: Mapping[str, Any], backing: list[Ref]) -> None:
+    """A Service port whose targetPort none of its pods declares or probes. Declared
+    ports are informational (a process may listen on another), so it is stated only
+    when a Ready pod's probe shows where the app does listen."""
+    pods = [p for p in (scope.graph.objects.get(b) for b in backing) if p]
+    containers = [c for pod in pods for c in items(section(pod, "spec"), "containers")]
+    declared = [port for c in containers for port in items(c, "ports")]
+    if not declared:
+        return  # nothing declared: nothing to compare with
+    known = {p.get("containerPort") for p in declared} | {p.get("name") for p in declared}
+    probed = {_probe_port(c, kind) for c in containers for kind in ("readiness", "liveness")}
+    known |= probed
+    listening = any(_pod_ready(p) for p in pods) and bool(probed - {None})
+    listed = ", ".join(
+        sorted(
+            {
+                f"{p.get('containerPort')}" + (f" ({p['name']})" if p.get("name") else "")
+                for p in declared
+            }
+        )
+    )
+    for port in items(section(service, "spec"), "ports"):
+        target = port.get("targetPort", port.get("port"))
+        if target in known:
+            continue
+        _note(
+            scope,
+            ref,
+            "TargetPortMismatch",
+            f"port {port.get('port')} targets {target}, but its pods' containers declare "
+            f"only {listed}" + (" and answer their probes there" if listening else ""),
+            conclusive=listening,
+            meaning=f"the Service sends traffic to port {target} of its pods, where their "
+            f"containers do not listen (they declare {listed}): callers are refused",
+        )
+
+
+def _probe_port(container: Mapping[str, Any], kind: str) -> Any:
+    probe = section(container, f"{kind}Probe")
+    target = section(probe, "httpGet") or section(probe, "tcpSocket") or section(probe, "grpc")
+    return target.get("port")
 
 
 def _ready_addresses(scope: Scope, ref: Ref) -> int:
