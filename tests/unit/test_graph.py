@@ -792,3 +792,40 @@ def test_a_service_port_is_not_doubted_where_the_pods_answer_or_declare_nothing(
     undeclared = cart_service(8080, [], 8080)
     for source in (probed_there, by_name, undeclared):
         assert analyze([], [], context("routine check"), cluster=source) == []
+
+
+def shared_claim_pods(failing_node: str, other_nodes: list[str]) -> StaticSource:
+    """media's pods all mount claim media-shared; the one on ``failing_node`` cannot."""
+    volume = [{"name": "shared", "persistentVolumeClaim": {"claimName": "media-shared"}}]
+    stuck = pod("media-1", ("ReplicaSet", "media-7c"), phase="Pending", ready=False,
+                node=failing_node, volumes=volume,
+                status={"name": "app", "ready": False, "restartCount": 0,
+                        "state": {"waiting": {"reason": "ContainerCreating"}}})
+    running = [pod(f"media-{i + 2}", ("ReplicaSet", "media-7c"), node=name, volumes=volume)
+               for i, name in enumerate(other_nodes)]
+    mount = warning("Pod", "media-1", "FailedMount",
+                    'MountVolume.SetUp failed for volume "pvc-3f0c" : rpc error: code = Internal '
+                    'desc = mount failed: exit status 32\nMounting command: mount\nMounting '
+                    "arguments: -t nfs 10.0.9.9:/ /var/lib/kubelet/pods/x/mount\n"
+                    "Output: mount.nfs: Connection timed out\n\n")
+    return StaticSource.from_objects([
+        node(failing_node), *[node(n) for n in other_nodes],
+        deployment("media", 1 + len(other_nodes), len(other_nodes)),
+        replicaset("media-7c", "media", 1 + len(other_nodes), len(other_nodes)),
+        {"kind": "PersistentVolumeClaim", "metadata": meta("media-shared"),
+         "spec": {"volumeName": "pvc-3f0c"}, "status": {"phase": "Bound"}},
+        stuck, *running, mount,
+    ])
+
+
+def test_a_mount_failing_on_one_node_of_several_is_that_nodes_with_the_helpers_words() -> None:
+    source = shared_claim_pods("ip-10-0-3-9", ["ip-10-0-1-2", "ip-10-0-2-3"])
+    [insight] = analyze([], [], context("media pods stuck in ContainerCreating"), cluster=source)
+    assert insight.confidence is Confidence.HIGH
+    assert "mount.nfs: Connection timed out" in insight.summary
+    assert "claim media-shared" in insight.summary
+    assert "kubelet on node ip-10-0-3-9 cannot mount the volume that pods on ip-10-0-1-2, " \
+           "ip-10-0-2-3 mount" in insight.root_cause_hypothesis
+    alone = shared_claim_pods("ip-10-0-3-9", [])
+    [only] = analyze([], [], context("media pod stuck"), cluster=alone)
+    assert "the node's failure" not in only.root_cause_hypothesis

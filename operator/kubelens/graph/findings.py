@@ -434,14 +434,53 @@ def _mount_failures(scope: Scope, ref: Ref) -> None:
         if "Multi-Attach" in message:
             _multi_attach(scope, ref, message, claims)
             continue
-        _note(
-            scope,
-            ref,
-            str(event.get("reason")),
-            f"{event.get('reason')}: {short(message, 400)}",
-            implicates=claims,
-            meaning="the kubelet cannot mount a volume the pod names",
+        _mount_failure(scope, ref, str(event.get("reason")), message, claims)
+
+
+def _mount_failure(
+    scope: Scope, ref: Ref, reason: str, message: str, claims: tuple[Ref, ...]
+) -> None:
+    """The kubelet could not mount a volume. The mount helper's output (past the
+    command line the event repeats) says why; the same claim mounted by running pods on
+    other nodes makes it this node's failure (its zone, network or mount helper)."""
+    output = re.search(r"Output:\s*(.+?)(?:\n\s*\n|$)", message, re.S)
+    said = " ".join(output.group(1).split()) if output else ""
+    head = message.split("Mounting command:")[0]
+    named = ", ".join(f"claim {c.name}" for c in claims if c.kind == "PersistentVolumeClaim")
+    text = f"{reason}: {short(head, 300)}" + (f" ({named})" if named else "")
+    if said:
+        text += f"; mount output: {short(said, 300)}"
+    own, elsewhere = _mounted_elsewhere(scope.graph, ref, claims)
+    if elsewhere and own is not None:
+        meaning = (
+            f"the kubelet on node {own.name} cannot mount the volume that pods on "
+            f"{', '.join(sorted(elsewhere))} mount: the node's failure, not the volume's"
         )
+    else:
+        meaning = "the kubelet cannot mount a volume the pod names"
+    _note(scope, ref, reason, text, conclusive=bool(said), implicates=claims, meaning=meaning)
+
+
+def _mounted_elsewhere(
+    graph: Graph, ref: Ref, claims: tuple[Ref, ...]
+) -> tuple[Ref | None, set[str]]:
+    """This pod's node, and the other nodes where Running pods mount one of ``claims``."""
+
+    def node_of(pod: Ref) -> Ref | None:
+        return next((e.target for e in graph.out(pod) if e.relation is Relation.RUNS_ON), None)
+
+    own = node_of(ref)
+    elsewhere = {
+        node.name
+        for claim in claims
+        for e in graph.into(claim)
+        if e.relation is Relation.MOUNTS
+        and e.source != ref
+        and section(graph.objects.get(e.source) or {}, "status").get("phase") == "Running"
+        and (node := node_of(e.source)) is not None
+        and node != own
+    }
+    return own, elsewhere
 
 
 def _multi_attach(scope: Scope, ref: Ref, message: str, claims: tuple[Ref, ...]) -> None:
