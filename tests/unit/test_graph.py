@@ -829,3 +829,40 @@ def test_a_mount_failing_on_one_node_of_several_is_that_nodes_with_the_helpers_w
     alone = shared_claim_pods("ip-10-0-3-9", [])
     [only] = analyze([], [], context("media pod stuck"), cluster=alone)
     assert "the node's failure" not in only.root_cause_hypothesis
+
+
+def autoscaled(current: int, maximum: int, utilization: int, limit: str = "2") -> StaticSource:
+    """api (CPU request 500m, limit ``limit``) autoscaled on 70% CPU, ``current`` of
+    ``maximum`` replicas, at ``utilization`` % of request."""
+    api = deployment("api", current, current)
+    api["spec"]["template"] = {"spec": {"containers": [{
+        "name": "app", "resources": {"requests": {"cpu": "500m"}, "limits": {"cpu": limit}}}]}}
+    hpa = {
+        "kind": "HorizontalPodAutoscaler", "metadata": meta("api"),
+        "spec": {"maxReplicas": maximum, "minReplicas": 2,
+                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api"},
+                 "metrics": [{"type": "Resource", "resource": {
+                     "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+        "status": {"currentReplicas": current, "desiredReplicas": current,
+                   "currentMetrics": [{"type": "Resource", "resource": {
+                       "name": "cpu", "current": {"averageUtilization": utilization}}}]},
+    }
+    pods = [pod(f"api-7d9f-{i}", ("ReplicaSet", "api-7d9f"), labels={"app": "api"})
+            for i in range(current)]
+    return StaticSource.from_objects([node(), api, replicaset("api-7d9f", "api", current, current),
+                                      hpa, *pods])
+
+
+def test_an_autoscaler_at_its_maximum_with_load_above_target_is_the_cause() -> None:
+    [insight] = analyze([], [], context("api p99 is 6 s"), cluster=autoscaled(8, 8, 190))
+    assert insight.confidence is Confidence.HIGH
+    assert "at maxReplicas 8" in insight.root_cause_hypothesis
+    assert "CPU limit" not in insight.summary  # 190% of 500m is far from the 2-core limit
+    [capped] = analyze([], [], context("api p99 is 6 s"), cluster=autoscaled(8, 8, 195, "1"))
+    assert "at its CPU limit 1 (the kernel's CFS quota throttles it there)" in capped.summary
+
+
+def test_an_autoscaler_with_room_or_load_at_target_is_no_incident() -> None:
+    for source in (autoscaled(6, 8, 190), autoscaled(8, 8, 75)):
+        assert [i for i in analyze([], [], context("routine check"), cluster=source)
+                if i.confidence is not Confidence.LOW] == []

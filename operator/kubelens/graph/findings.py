@@ -23,6 +23,7 @@ from kubelens.skills.cluster.common import (
     items,
     meta,
     parse_missing_reference,
+    parse_quantity,
     pressures,
     section,
     short,
@@ -838,15 +839,23 @@ def _hpa(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     limited = condition(obj, "ScalingLimited") or {}
     status = section(obj, "status")
     maximum = section(obj, "spec").get("maxReplicas")
-    if limited.get("status") == "True" and limited.get("reason") == "TooManyReplicas":
+    at_max = limited.get("status") == "True" and limited.get("reason") == "TooManyReplicas"
+    at_max = at_max or (maximum is not None and int(status.get("currentReplicas") or 0) >= maximum)
+    if at_max:
+        over = _over_target(obj)
         _note(
             scope,
             ref,
             "AtMaxReplicas",
-            f"at maxReplicas {maximum} ({status.get('currentReplicas')} running): "
-            f"{short(limited.get('message'), 200)}",
-            meaning="the autoscaler may not add replicas: the load exceeds what maxReplicas allows",
+            f"at maxReplicas {maximum} ({status.get('currentReplicas')} running)"
+            + (f" with {', '.join(over)}" if over else "")
+            + (f": {short(limited.get('message'), 200)}" if limited.get("message") else ""),
+            conclusive=bool(over),
+            meaning="the autoscaler may not add the replicas the load asks for: maxReplicas "
+            f"{maximum} caps it while its pods run above the target",
         )
+        if over:
+            _saturated(scope, ref, obj, over)
     able = condition(obj, "AbleToScale") or {}
     if able.get("status") == "False":
         _note(
@@ -857,6 +866,71 @@ def _hpa(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
             conclusive=True,
             meaning="the autoscaler cannot change the target's replicas",
         )
+
+
+#: How far above its target a metric must be to count as more load than the replicas
+#: carry (the autoscaler itself ignores 10 %).
+_OVER_TARGET = 1.2
+
+
+def _over_target(hpa: Mapping[str, Any]) -> list[str]:
+    """The resource metrics well above their utilization target ("cpu 192% of request,
+    target 70%")."""
+    targets = {
+        section(m, "resource").get("name"): section(section(m, "resource"), "target").get(
+            "averageUtilization"
+        )
+        for m in items(section(hpa, "spec"), "metrics")
+        if m.get("type") == "Resource"
+    }
+    over = []
+    for metric in items(section(hpa, "status"), "currentMetrics"):
+        resource = section(metric, "resource")
+        current = section(resource, "current").get("averageUtilization")
+        target = targets.get(resource.get("name"))
+        numbers = isinstance(current, int | float) and isinstance(target, int | float)
+        if numbers and target and current >= target * _OVER_TARGET:
+            over.append(f"{resource.get('name')} at {current}% of request (target {target}%)")
+    return over
+
+
+def _saturated(scope: Scope, hpa: Ref, obj: Mapping[str, Any], over: list[str]) -> None:
+    """The workload the autoscaler may not grow carries more load than its replicas can."""
+    target = section(section(obj, "spec"), "scaleTargetRef")
+    if not target.get("kind") or not target.get("name"):
+        return
+    workload = Ref(str(target["kind"]), hpa.namespace, str(target["name"]))
+    capped = _at_cpu_limit(scope.graph.objects.get(workload), obj)
+    _note(
+        scope,
+        workload,
+        "Saturated",
+        f"saturated: {', '.join(over)}{capped} and its autoscaler {hpa.name} is at maxReplicas",
+        implicates=(hpa,),
+        meaning="its pods carry more load than their requests allow and no replica can be added",
+    )
+
+
+def _at_cpu_limit(workload: Mapping[str, Any] | None, hpa: Mapping[str, Any]) -> str:
+    """ ", at its CPU limit 200m (…throttles it)" when the pods' CPU use is within 10 % of
+    their limit: the CFS quota caps each pod as the autoscaler's maximum caps their number."""
+    used = next(
+        (
+            section(section(m, "resource"), "current").get("averageUtilization")
+            for m in items(section(hpa, "status"), "currentMetrics")
+            if section(m, "resource").get("name") == "cpu"
+        ),
+        None,
+    )
+    template = section(section(section(workload or {}, "spec"), "template"), "spec")
+    for container in items(template, "containers"):
+        resources = section(container, "resources")
+        cpu = section(resources, "limits").get("cpu")
+        limit = parse_quantity(cpu)
+        request = parse_quantity(section(resources, "requests").get("cpu"))
+        if isinstance(used, int | float) and limit and request and used >= 90 * limit / request:
+            return f", at its CPU limit {cpu} (the kernel's CFS quota throttles it there)"
+    return ""
 
 
 def _node(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
