@@ -866,3 +866,23 @@ def test_an_autoscaler_with_room_or_load_at_target_is_no_incident() -> None:
     for source in (autoscaled(6, 8, 190), autoscaled(8, 8, 75)):
         assert [i for i in analyze([], [], context("routine check"), cluster=source)
                 if i.confidence is not Confidence.LOW] == []
+
+
+def test_what_an_insight_rules_out_is_read_from_the_objects_not_inferred() -> None:
+    volume = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}]
+    waiting = pod("db-0", ("StatefulSet", "db"), phase="Pending", ready=False, node=None,
+                  volumes=volume)
+    source = StaticSource.from_objects([
+        node(),
+        {"kind": "StatefulSet", "metadata": meta("db"), "spec": {"replicas": 1},
+         "status": {"replicas": 1, "readyReplicas": 0}},
+        waiting,
+        {"kind": "PersistentVolumeClaim", "metadata": meta("data-db-0"),
+         "spec": {"storageClassName": "standard"}, "status": {"phase": "Pending"}},
+        {"kind": "StorageClass", "metadata": meta("standard", None), "provisioner": "ebs",
+         "volumeBindingMode": "WaitForFirstConsumer"},
+        warning("Pod", "db-0", "FailedScheduling",
+                "0/3 nodes are available: 3 Insufficient cpu."),
+    ])
+    insights = analyze([], [], context("db is down"), cluster=source)
+    assert insights and not any("is Bound" in e for i in insights for e in i.evidence)

@@ -19,6 +19,7 @@ from typing import Any
 
 from kubelens.graph.model import Edge, Finding, Graph, Ref, Relation
 from kubelens.models import Confidence
+from kubelens.skills.cluster.common import condition, pressures, section
 
 #: Kinds a symptom can be: what users run and alert on.
 SYMPTOM_KINDS = (
@@ -262,17 +263,28 @@ def ruled_out(graph: Graph, cause: Cause) -> list[str]:
             target = edge.target
             if target in on_chain or graph.failing(target) or not graph.exists(target):
                 continue
-            if edge.relation is Relation.RUNS_ON:
-                text = f"node {target.name} is Ready with no memory, disk or PID pressure"
-            elif edge.relation in (Relation.CALLS, Relation.RESOLVES_VIA):
-                text = f"Service {target.namespace}/{target.name} has ready endpoints"
-            elif edge.relation is Relation.MOUNTS and target.kind == "PersistentVolumeClaim":
-                text = f"claim {target.name} is Bound"
-            else:
-                continue
-            if text not in out:
+            text = _healthy(edge.relation, target, graph.objects.get(target) or {})
+            if text and text not in out:
                 out.append(text)
     return out[:4]
+
+
+def _healthy(relation: Relation, target: Ref, obj: Mapping[str, Any]) -> str | None:
+    """What the dependency's own status shows healthy (never inferred from the absence of
+    a finding: a claim waiting for its first consumer is not Bound)."""
+    if relation is Relation.RUNS_ON:
+        ready = (condition(obj, "Ready") or {}).get("status") == "True"
+        healthy, text = (
+            ready and not pressures(obj),
+            "is Ready with no memory, disk or PID pressure",
+        )
+        return f"node {target.name} {text}" if healthy else None
+    if relation in (Relation.CALLS, Relation.RESOLVES_VIA):
+        return f"Service {target.namespace}/{target.name} has ready endpoints"
+    bound = section(obj, "status").get("phase") == "Bound"
+    if relation is Relation.MOUNTS and target.kind == "PersistentVolumeClaim" and bound:
+        return f"claim {target.name} is Bound"
+    return None
 
 
 def describe(graph: Graph, ref: Ref) -> Mapping[str, Any]:
