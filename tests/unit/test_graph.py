@@ -886,3 +886,15 @@ def test_what_an_insight_rules_out_is_read_from_the_objects_not_inferred() -> No
     ])
     insights = analyze([], [], context("db is down"), cluster=source)
     assert insights and not any("is Bound" in e for i in insights for e in i.evidence)
+
+
+def test_a_service_whose_workload_is_scaled_to_zero_is_not_called_mislabelled() -> None:
+    payments = deployment("payments", 0, 0)
+    payments["spec"]["template"] = {"metadata": {"labels": {"app": "payments"}}}
+    source = StaticSource.from_objects([
+        node(), payments, service("payments", {"app": "payments"}),
+        pod("checkout-1", ("ReplicaSet", "checkout-7f"), labels={"app": "checkout"}),
+    ])
+    [insight] = analyze([], [], context("payments is unreachable"), cluster=source)
+    assert "Deployment payments, which is scaled to 0 replicas" in insight.summary
+    assert insight.next_steps[0].startswith("Scale the workload behind the Service up")

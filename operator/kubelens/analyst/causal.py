@@ -27,6 +27,10 @@ _STEPS: dict[str, str] = {
     "uses:memory": "Give the pod that fills the node a memory limit, or move it.",
     "uses:cpu": "Give the pod that uses the node's CPUs a CPU limit, or move it.",
     "NoEndpoints": "Make the Service's selector match the backend pods' labels.",
+    "ScaledToZero": "Scale the workload behind the Service up (kubectl scale), or find who "
+    "scaled it down.",
+    "TargetPortMismatch": "Set the Service's targetPort to the port the pods listen on (their "
+    "containerPort or its name).",
     "AtMaxReplicas": "Raise maxReplicas (or the capacity behind it) if the load is legitimate.",
     "NotReady": "Check the node's kubelet and runtime (journalctl -u kubelet).",
     "FailedCreate": "Check the ResourceQuota or admission policy that refuses the pods.",

@@ -748,6 +748,8 @@ def _service(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     if ready:
         return
     wanted = ",".join(f"{k}={v}" for k, v in selector.items())
+    if not backing and _scaled_to_zero(scope, ref, selector, wanted):
+        return
     if not backing:
         nearby = _similar_labels(scope, ref, selector)
         _note(
@@ -824,6 +826,31 @@ def _ready_addresses(scope: Scope, ref: Ref) -> int:
 
 def _pod_ready(pod: Mapping[str, Any] | None) -> bool:
     return bool(pod) and (condition(pod or {}, "Ready") or {}).get("status") == "True"
+
+
+def _scaled_to_zero(scope: Scope, ref: Ref, selector: Mapping[str, Any], wanted: str) -> bool:
+    """The selector is right, and the workload whose pods it selects runs none: note it."""
+    for kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        for workload, obj in scope.objects(kind):
+            template = section(section(section(obj, "spec"), "template"), "metadata")
+            labels = section(template, "labels")
+            same = workload.namespace == ref.namespace and scope.graph.owner(workload) is None
+            if not same or any(labels.get(k) != v for k, v in selector.items()):
+                continue
+            if int(section(obj, "spec").get("replicas", 1) or 0) == 0:
+                _note(
+                    scope,
+                    ref,
+                    "ScaledToZero",
+                    f"no ready endpoints: selector {wanted} selects the pods of {kind} "
+                    f"{workload.name}, which is scaled to 0 replicas",
+                    conclusive=True,
+                    implicates=(workload,),
+                    meaning=f"{kind} {workload.name}, whose pods back the Service, is scaled "
+                    "to zero: the Service routes nowhere until it is scaled up",
+                )
+                return True
+    return False
 
 
 def _similar_labels(scope: Scope, ref: Ref, selector: Mapping[str, Any]) -> str:
