@@ -497,6 +497,9 @@ _TIME_FIELDS = (
     "lastTransitionTime",
     "startedAt",
     "finishedAt",
+    # A node's kubelet reports every few seconds to minutes: the nearest a capture comes
+    # to saying when it was taken.
+    "lastHeartbeatTime",
 )
 
 

@@ -898,3 +898,35 @@ def test_a_service_whose_workload_is_scaled_to_zero_is_not_called_mislabelled() 
     [insight] = analyze([], [], context("payments is unreachable"), cluster=source)
     assert "Deployment payments, which is scaled to 0 replicas" in insight.summary
     assert insight.next_steps[0].startswith("Scale the workload behind the Service up")
+
+
+def stuck_member(deleted: str) -> StaticSource:
+    """rabbitmq-1, deleted at ``deleted`` (grace 120 s), held by a finalizer; its
+    StatefulSet runs 2 of 3. The newest evidence is the deletion itself."""
+    member = pod("rabbitmq-1", ("StatefulSet", "rabbitmq"), phase="Succeeded", ready=False)
+    member["metadata"] |= {"deletionTimestamp": deleted, "deletionGracePeriodSeconds": 120,
+                           "finalizers": ["ops.example.com/quorum-drain"]}
+    member["status"]["conditions"] = [{"type": "Ready", "status": "False",
+                                       "lastTransitionTime": DAYS_AGO}]
+    return StaticSource.from_objects([
+        node(),
+        {"kind": "StatefulSet", "metadata": meta("rabbitmq"), "spec": {"replicas": 3},
+         "status": {"replicas": 3, "readyReplicas": 2}},
+        member,
+    ])
+
+
+def test_a_pod_deleted_long_ago_and_held_by_a_finalizer_is_named_with_it() -> None:
+    from datetime import datetime
+
+    from kubelens.models import recorded_clock
+
+    with recorded_clock(datetime.fromisoformat(NOW.replace("Z", "+00:00"))):
+        [insight] = analyze([], [], context("rabbitmq-1 stays Terminating"),
+                            cluster=stuck_member("2026-11-18T11:30:00Z"))
+    assert "finalizers ops.example.com/quorum-drain hold it" in insight.summary
+    assert insight.confidence is Confidence.HIGH
+    with recorded_clock(datetime.fromisoformat(NOW.replace("Z", "+00:00"))):
+        just_deleted = analyze([], [], context("rabbitmq-1 is restarting"),
+                               cluster=stuck_member("2026-11-18T13:29:00Z"))
+    assert not any("finalizer" in i.summary for i in just_deleted)

@@ -19,7 +19,7 @@ from kubelens.graph import findings, node_facts
 from kubelens.graph.causes import mentioned
 from kubelens.graph.logs import read_logs
 from kubelens.graph.model import Graph, Ref, Relation
-from kubelens.models import OperatorResult
+from kubelens.models import OperatorResult, on_recorded_clock, utcnow
 from kubelens.skills.cluster.common import (
     event_time,
     items,
@@ -28,7 +28,7 @@ from kubelens.skills.cluster.common import (
     namespace_of,
     section,
 )
-from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError
+from kubelens.skills.cluster.source import ClusterSource, ClusterSourceError, KubernetesSource
 
 NAMESPACED = (
     "Pod",
@@ -128,7 +128,7 @@ def build_graph(
         scope.load("Pod", None, field_selector=f"spec.nodeName={node}")
     _link_all(scope)
     graph = scope.graph
-    graph.now = _newest_time(scope)
+    graph.now = _clock(scope)
     node_facts.read(graph, results)
     findings.find_all(scope)
     called = read_logs(scope, namespace, mentioned(graph, namespace, question))
@@ -338,6 +338,17 @@ def _link_service(scope: Scope, ref: Ref, service: Mapping[str, Any]) -> None:
             labels.get(k) == v for k, v in selector.items()
         ):
             scope.graph.link(ref, Relation.BACKED_BY, pod_ref, "spec.selector")
+
+
+def _clock(scope: Scope) -> datetime | None:
+    """What "now" is for judging ages: the live cluster's present, or a replay's recorded
+    moment, and never before the newest time the evidence carries (a pod deleted two
+    hours ago and stuck since leaves no newer event to date the present by)."""
+    newest = _newest_time(scope)
+    if not (on_recorded_clock() or isinstance(scope.source, KubernetesSource)):
+        return newest
+    present = utcnow()
+    return present if newest is None else max(newest, present)
 
 
 def _newest_time(scope: Scope) -> datetime | None:

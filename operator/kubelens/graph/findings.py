@@ -143,6 +143,8 @@ def _note(scope: Scope, ref: Ref, code: str, text: str, **kwargs: Any) -> None:
 
 
 def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
+    if _held_by_finalizers(scope, ref, pod):
+        return
     status = section(pod, "status")
     phase = status.get("phase")
     if phase == "Succeeded" or (phase == "Failed" and _job_is(scope, ref, "Complete")):
@@ -173,6 +175,33 @@ def _pod(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
             scope.graph, ready.get("lastTransitionTime")
         ):
             _note(scope, ref, "NotReady", "Running but not Ready")
+
+
+def _held_by_finalizers(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> bool:
+    """Deleted, its grace period long over, and still there: the finalizers on it wait for
+    a controller that has not removed them. A StatefulSet cannot recreate a pod under the
+    same name while the old object exists."""
+    from kubelens.graph.build import parse_time
+
+    metadata = section(pod, "metadata")
+    deleted = parse_time(metadata.get("deletionTimestamp"))
+    finalizers = [str(f) for f in metadata.get("finalizers") or []]
+    if deleted is None or not finalizers or scope.graph.now is None:
+        return False
+    grace = timedelta(seconds=int(metadata.get("deletionGracePeriodSeconds") or 0))
+    if scope.graph.now - deleted < grace + SETTLE:
+        return False
+    _note(
+        scope,
+        ref,
+        "StuckTerminating",
+        f"deleted at {metadata.get('deletionTimestamp')} and still present: finalizers "
+        f"{', '.join(finalizers)} hold it",
+        conclusive=True,
+        meaning=f"the pod cannot go until the controller behind finalizer {finalizers[0]} "
+        "removes it (or someone does, once it is safe): a deleted pod held by a finalizer",
+    )
+    return True
 
 
 def _eviction_is_history(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> bool:
