@@ -930,3 +930,30 @@ def test_a_pod_deleted_long_ago_and_held_by_a_finalizer_is_named_with_it() -> No
         just_deleted = analyze([], [], context("rabbitmq-1 is restarting"),
                                cluster=stuck_member("2026-11-18T13:29:00Z"))
     assert not any("finalizer" in i.summary for i in just_deleted)
+
+
+def oom_killed_with(env: list[dict[str, str]], args: list[str] | None = None) -> str:
+    """The root cause told for a container OOMKilled at its 1536Mi limit."""
+    container: dict[str, Any] = {"name": "app", "image": "app:1", "env": env,
+                                 "resources": {"limits": {"memory": "1536Mi"}}}
+    if args:
+        container["args"] = args
+    killed = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), ready=False, container=container,
+                 status={"name": "app", "ready": False, "restartCount": 5,
+                         "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                         "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
+                                                      "finishedAt": EARLIER}}})
+    source = StaticSource.from_objects([node(), deployment("api", 1, 0),
+                                        replicaset("api-7d9f", "api", 1, 0), killed])
+    [insight] = analyze([], [], context("api restarts"), cluster=source)
+    return insight.root_cause_hypothesis
+
+
+def test_a_heap_cap_at_or_above_the_memory_limit_is_the_oom_kills_cause() -> None:
+    java = [{"name": "JAVA_TOOL_OPTIONS", "value": "-Xms1g -Xmx2g -XX:+UseG1GC"}]
+    assert "-Xmx2g in JAVA_TOOL_OPTIONS" in oom_killed_with(java)
+    assert "--max-old-space-size=1536 in args" in oom_killed_with(
+        [], ["node", "--max-old-space-size=1536", "server.js"])
+    assert "GOMEMLIMIT=2GiB" in oom_killed_with([{"name": "GOMEMLIMIT", "value": "2GiB"}])
+    room = oom_killed_with([{"name": "JAVA_OPTS", "value": "-Xmx1g"}])
+    assert "Xmx" not in room and "used its whole memory limit (1536Mi)" in room

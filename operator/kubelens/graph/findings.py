@@ -421,6 +421,46 @@ def _start_failure(reason: str, message: str) -> str:
     return meaning or "the container runtime could not start the container's process"
 
 
+#: Heap caps a runtime honours: the JVM's -Xmx (k, m or g; bytes without a unit) and
+#: Node.js's --max-old-space-size (megabytes).
+_HEAP_FLAGS = re.compile(r"(-Xmx(\d+)([kKmMgG]?)\b|--max-old-space-size=(\d+))")
+_HEAP_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
+#: Variables the JVM and Node.js read flags from.
+_RUNTIME_VARIABLES = (
+    "JAVA_TOOL_OPTIONS",
+    "JAVA_OPTS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "NODE_OPTIONS",
+)
+
+
+def _heap_cap(container: Mapping[str, Any], limit: float) -> str:
+    """ "-Xmx2g in JAVA_TOOL_OPTIONS" when a heap cap (or Go's GOMEMLIMIT) is set at 90 %
+    or more of the memory limit: heap plus the runtime's own memory cannot fit."""
+    texts = [
+        ("command", " ".join(map(str, container.get("command") or []))),
+        ("args", " ".join(map(str, container.get("args") or []))),
+    ]
+    texts += [
+        (str(e.get("name")), str(e.get("value") or ""))
+        for e in items(container, "env")
+        if e.get("name") in (*_RUNTIME_VARIABLES, "GOMEMLIMIT")
+    ]
+    for where, value in texts:
+        if where == "GOMEMLIMIT":
+            # Go writes its sizes 2GiB, 512MiB: Kubernetes' quantity without the B.
+            cap, shown = parse_quantity(value.removesuffix("B")) or 0.0, f"GOMEMLIMIT={value}"
+            if limit and cap >= 0.9 * limit:
+                return shown
+            continue
+        for flag, java, unit, node in _HEAP_FLAGS.findall(value):
+            cap = int(java) * _HEAP_UNITS[unit.lower()] if java else int(node) * 2**20
+            if limit and cap >= 0.9 * limit:
+                return f"{flag} in {where}"
+    return ""
+
+
 def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -> None:
     spec = container_specs(pod).get(name) or {}
     limit = section(section(spec, "resources"), "limits").get("memory")
@@ -430,14 +470,20 @@ def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -
         f.code in ("node:memory", "MemoryPressure") for f in scope.graph.failing(node_ref)
     )
     if limit and not node_short:
+        heap = _heap_cap(spec, parse_quantity(limit) or 0)
         _note(
             scope,
             ref,
             "OOMKilled",
-            f"{text}; memory limit {limit}",
+            f"{text}; memory limit {limit}" + (f"; {heap}" if heap else ""),
             conclusive=True,
-            meaning=f"container {name} used its whole memory limit ({limit}) and the kernel "
-            f"killed it",
+            meaning=(
+                f"the runtime may grow to {heap}, so container {name} reaches its memory limit "
+                f"({limit}) and the kernel kills it before the runtime's own out-of-memory "
+                "error: the heap setting, not a leak"
+            )
+            if heap
+            else f"container {name} used its whole memory limit ({limit}) and the kernel killed it",
         )
         return
     _note(
