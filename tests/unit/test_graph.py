@@ -957,3 +957,40 @@ def test_a_heap_cap_at_or_above_the_memory_limit_is_the_oom_kills_cause() -> Non
     assert "GOMEMLIMIT=2GiB" in oom_killed_with([{"name": "GOMEMLIMIT", "value": "2GiB"}])
     room = oom_killed_with([{"name": "JAVA_OPTS", "value": "-Xmx1g"}])
     assert "Xmx" not in room and "used its whole memory limit (1536Mi)" in room
+
+
+def test_a_cron_schedules_longest_gap() -> None:
+    from datetime import timedelta
+
+    from kubelens.skills.cluster.common import cron_period
+
+    assert cron_period("0 * * * *") == timedelta(hours=1)
+    assert cron_period("*/15 * * * *") == timedelta(minutes=15)
+    assert cron_period("30 2 * * *") == timedelta(days=1)
+    assert cron_period("0 8,20 * * *") == timedelta(hours=12)
+    assert cron_period("0 9-17 * * *") == timedelta(hours=16)  # 17:00 to 09:00
+    assert cron_period("@daily") == timedelta(days=1)
+    assert cron_period("0 3 * * 1") is None  # weekly on Mondays: not worked out
+    assert cron_period("nonsense") is None
+
+
+def exporter(policy: str, last_schedule: str) -> StaticSource:
+    """CronJob export (hourly) with one Job still active since ``last_schedule``."""
+    cron = {"kind": "CronJob", "metadata": meta("export"),
+            "spec": {"schedule": "0 * * * *", "concurrencyPolicy": policy},
+            "status": {"active": [{"kind": "Job", "name": "export-100"}],
+                       "lastScheduleTime": last_schedule}}
+    owner = owned("CronJob", "export")
+    job = {"kind": "Job", "metadata": meta("export-100", ownerReferences=owner),
+           "status": {"active": 1, "startTime": last_schedule}}
+    running = pod("export-100-abc", ("Job", "export-100"))
+    return StaticSource.from_objects([node(), cron, job, running])
+
+
+def test_a_job_that_never_finishes_under_forbid_is_why_its_cronjob_stopped() -> None:
+    [insight] = analyze([], [], context("export has not run today"),
+                        cluster=exporter("Forbid", "2026-11-18T09:00:00Z"))
+    assert "Job shop/export-100" in insight.summary and "Forbid" in insight.root_cause_hypothesis
+    for quiet in (exporter("Allow", "2026-11-18T09:00:00Z"),
+                  exporter("Forbid", "2026-11-18T13:00:00Z")):
+        assert analyze([], [], context("routine check"), cluster=quiet) == []

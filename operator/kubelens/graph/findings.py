@@ -19,6 +19,7 @@ from kubelens.skills.cluster.common import (
     condition,
     container_specs,
     container_statuses,
+    cron_period,
     event_time,
     items,
     meta,
@@ -779,7 +780,41 @@ def _job(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
 
 
 def _cronjob(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
-    return None  # a CronJob fails through its Jobs (OWNS edges)
+    """A CronJob fails through its Jobs (OWNS edges), and by not running: under
+    concurrencyPolicy Forbid a Job that never finishes makes the controller skip every
+    schedule after it."""
+    from kubelens.graph.build import parse_time
+
+    spec, status = section(obj, "spec"), section(obj, "status")
+    period = cron_period(str(spec.get("schedule") or ""))
+    last = parse_time(status.get("lastScheduleTime"))
+    active = [str(a.get("name")) for a in items(status, "active") if a.get("name")]
+    now = scope.graph.now
+    if spec.get("suspend") or spec.get("concurrencyPolicy") != "Forbid" or not active:
+        return
+    if period is None or last is None or now is None or now - last < 2 * period:
+        return
+    job = Ref("Job", ref.namespace, active[0])
+    started = section(scope.graph.objects.get(job) or {}, "status").get("startTime") or "?"
+    _note(
+        scope,
+        job,
+        "Hung",
+        f"still active, started {started}: the runs of its schedule ({spec.get('schedule')}) "
+        "since were skipped",
+        conclusive=True,
+        meaning="the Job never finishes (no activeDeadlineSeconds ends it), and under "
+        "concurrencyPolicy Forbid the CronJob skips every run while it is active",
+    )
+    _note(
+        scope,
+        ref,
+        "NotScheduling",
+        f"no run since {status.get('lastScheduleTime')} (schedule {spec.get('schedule')}): "
+        f"concurrencyPolicy Forbid and Job {job.name} still active",
+        implicates=(job,),
+        meaning="the controller skips each schedule while the previous Job is still active",
+    )
 
 
 def _claim(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from kubelens.models import Subject, ToolResult
@@ -457,3 +459,44 @@ def event_time(event: Mapping[str, Any]) -> str:
         or meta(event).get("creationTimestamp")
         or ""
     )
+
+
+#: The fixed-period schedules a CronJob may name.
+_CRON_MACROS = {"@hourly": 3600, "@daily": 86400, "@midnight": 86400, "@weekly": 604800}
+
+
+def cron_period(schedule: str) -> timedelta | None:
+    """The longest gap between two runs of a cron schedule that fires every day
+    ("0 * * * *": an hour, "*/15 * * * *": 15 minutes, "30 2 * * *": a day), or None for
+    one restricted by day of month, month or weekday (not worked out here)."""
+    if schedule in _CRON_MACROS:
+        return timedelta(seconds=_CRON_MACROS[schedule])
+    fields = schedule.split()
+    if len(fields) != 5 or any(f != "*" for f in fields[2:]):
+        return None
+    minutes, hours = _cron_values(fields[0], 60), _cron_values(fields[1], 24)
+    if not minutes or not hours:
+        return None
+    runs = sorted(h * 60 + m for h in hours for m in minutes)
+    gaps = [b - a for a, b in itertools.pairwise(runs)] + [runs[0] + 1440 - runs[-1]]
+    return timedelta(minutes=max(gaps))
+
+
+def _cron_values(field: str, size: int) -> list[int]:
+    """The values one cron field allows (``*``, ``5``, ``*/15``, ``1-5``, ``0,30``)."""
+    values: set[int] = set()
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if base == "*":
+            start, end = 0, size - 1
+        elif "-" in base:
+            low, _, high = base.partition("-")
+            start, end = int(low), int(high)
+        elif base.isdigit():
+            start = end = int(base)
+        else:
+            return []
+        if step and not step.isdigit():
+            return []
+        values.update(range(start, min(end, size - 1) + 1, int(step or 1)))
+    return sorted(values)
