@@ -994,3 +994,24 @@ def test_a_job_that_never_finishes_under_forbid_is_why_its_cronjob_stopped() -> 
     for quiet in (exporter("Allow", "2026-11-18T09:00:00Z"),
                   exporter("Forbid", "2026-11-18T13:00:00Z")):
         assert analyze([], [], context("routine check"), cluster=quiet) == []
+
+
+def test_a_variable_a_crash_names_is_traced_to_its_configmap_key_and_an_empty_value() -> None:
+    def app(brokers: str) -> StaticSource:
+        container = {"name": "app", "image": "api:4", "env": [{
+            "name": "KAFKA_BROKERS",
+            "valueFrom": {"configMapKeyRef": {"name": "api-config", "key": "kafka.brokers"}}}]}
+        crashing = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), ready=False,
+                       container=container, status=crash_looping(6, 1))
+        config = {"kind": "ConfigMap", "metadata": meta("api-config"),
+                  "data": {"kafka.brokers": brokers}}
+        line = '{"level":"fatal","msg":"invalid configuration: KAFKA_BROKERS must not be blank"}'
+        logs = {("shop", "api-7d9f-x2x9q", "app", True): line + "\n"}
+        return StaticSource.from_objects(
+            [node(), deployment("api", 1, 0), replicaset("api-7d9f", "api", 1, 0), crashing,
+             config], logs=logs)
+
+    [empty] = analyze([], [], context("api crash-loops"), cluster=app(""))
+    assert "ConfigMap shop/api-config: key kafka.brokers is empty" in empty.summary
+    [filled] = analyze([], [], context("api crash-loops"), cluster=app("b-1:9092"))
+    assert "is empty" not in filled.summary

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kubelens.graph.model import Finding, Graph, Ref, Relation
 from kubelens.graph.signatures import Signature, classify, looked_up_name
 from kubelens.redact import redact_text
-from kubelens.skills.cluster.common import container_statuses, section
+from kubelens.skills.cluster.common import container_statuses, items, namespace_of, section
 from kubelens.skills.cluster.source import ClusterSourceError
 
 if TYPE_CHECKING:
@@ -169,8 +169,51 @@ def _implicated(
         if node:
             found.append(Ref("Node", None, str(node)))
     if kind == "config":
-        found += [e.target for e in graph.out(ref) if e.target.kind in ("ConfigMap", "Secret")]
+        named = _env_references(scope, pod, line)
+        found += named or [
+            e.target for e in graph.out(ref) if e.target.kind in ("ConfigMap", "Secret")
+        ]
     return found
+
+
+_ENV_NAME = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
+
+
+def _env_references(scope: Scope, pod: Mapping[str, Any], line: str) -> list[Ref]:
+    """The ConfigMaps and Secrets behind the environment variables a line names (``env``
+    ``valueFrom``), noting a ConfigMap key whose value is empty: the variable is set, to
+    nothing. (Secrets' values are never read.)"""
+    named = set(_ENV_NAME.findall(line))
+    found: list[Ref] = []
+    for container in items(section(pod, "spec"), "containers"):
+        for env in items(container, "env"):
+            if env.get("name") not in named:
+                continue
+            source = section(env, "valueFrom")
+            for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                reference = section(source, key)
+                if not reference.get("name"):
+                    continue
+                target = Ref(kind, namespace_of(pod), str(reference["name"]))
+                found.append(target)
+                if kind == "ConfigMap":
+                    _empty_key(scope, target, str(reference.get("key")), str(env["name"]))
+    return list(dict.fromkeys(found))
+
+
+def _empty_key(scope: Scope, ref: Ref, key: str, variable: str) -> None:
+    data = section(scope.graph.objects.get(ref) or {}, "data")
+    if key in data and not str(data[key]).strip():
+        scope.graph.note(
+            Finding(
+                ref=ref,
+                code="empty-key",
+                text=f"key {key} is empty, so {variable} is set to an empty string",
+                conclusive=True,
+                meaning=f"the ConfigMap has key {key} with no value: the container starts with "
+                f"{variable} empty and its configuration check refuses it",
+            )
+        )
 
 
 def _pod_with_ip(scope: Scope, token: str) -> Ref | None:

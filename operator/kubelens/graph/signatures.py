@@ -133,7 +133,8 @@ CATALOGUE: tuple[Signature, ...] = (
             r"|failed to (?:parse|load|read) (?:the )?(?:config|configuration)\b"
         ),
         "config",
-        "the program refused its configuration: a syntax or value error in a mounted file",
+        "the program refused its configuration: a syntax or value error in a file or variable "
+        "it reads",
     ),
     Signature(
         "no_such_file",
