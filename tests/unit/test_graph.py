@@ -1015,3 +1015,50 @@ def test_a_variable_a_crash_names_is_traced_to_its_configmap_key_and_an_empty_va
     assert "ConfigMap shop/api-config: key kafka.brokers is empty" in empty.summary
     [filled] = analyze([], [], context("api crash-loops"), cluster=app("b-1:9092"))
     assert "is empty" not in filled.summary
+
+
+def zoned_claim(bound: bool, cordoned: bool, zones: tuple[str, ...] = ("a", "b")) -> StaticSource:
+    """db-0 cannot be scheduled for its volume: bound to a volume in zone c, or unbound
+    with a class allowing only zone c; the nodes are in ``zones`` (and zone c's is
+    cordoned when ``cordoned``)."""
+    volume = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}]
+    waiting = pod("db-0", ("StatefulSet", "db"), phase="Pending", ready=False, node=None,
+                  volumes=volume)
+    nodes = []
+    for zone in zones + (("c",) if cordoned else ()):
+        member = node(f"node-{zone}")
+        member["metadata"]["labels"] = {"topology.kubernetes.io/zone": zone}
+        member["spec"] = {"unschedulable": True} if zone == "c" else {}
+        nodes.append(member)
+    zone_c = [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["c"]}]
+    claim = {"kind": "PersistentVolumeClaim", "metadata": meta("data-db-0"),
+             "spec": {"storageClassName": "zonal", **({"volumeName": "pv-1"} if bound else {})},
+             "status": {"phase": "Bound" if bound else "Pending"}}
+    objects: list[dict[str, Any]] = [
+        *nodes, claim, waiting,
+        {"kind": "StatefulSet", "metadata": meta("db"), "spec": {"replicas": 1},
+         "status": {"replicas": 1, "readyReplicas": 0}},
+        {"kind": "StorageClass", "metadata": meta("zonal", None), "provisioner": "ebs",
+         "allowedTopologies": [{"matchLabelExpressions": [
+             {"key": "topology.kubernetes.io/zone", "values": ["c"]}]}]},
+        warning("Pod", "db-0", "FailedScheduling", "0/2 nodes are available: 2 node(s) "
+                + ("had volume node affinity conflict." if bound
+                   else "didn't find available persistent volumes to bind.")),
+    ]
+    if bound:
+        objects.append({"kind": "PersistentVolume", "metadata": meta("pv-1", None),
+                        "spec": {"claimRef": {"name": "data-db-0", "namespace": "shop"},
+                                 "nodeAffinity": {"required": {"nodeSelectorTerms": [
+                                     {"matchExpressions": zone_c}]}}}})
+    return StaticSource.from_objects(objects)
+
+
+def test_a_pod_whose_volume_may_only_be_where_no_usable_node_is_says_where() -> None:
+    [unbound] = analyze([], [], context("db is down"), cluster=zoned_claim(False, False))
+    assert ("StorageClass zonal of claim data-db-0 (allowedTopologies) allows only "
+            "topology.kubernetes.io/zone in c, and no node is there (nodes: a, b)"
+            in unbound.root_cause_hypothesis)
+    [bound] = analyze([], [], context("db is down"), cluster=zoned_claim(True, True))
+    assert ("volume pv-1 of claim data-db-0 allows only topology.kubernetes.io/zone in c, and "
+            "every node there is cordoned (unschedulable: node-c)" in bound.root_cause_hypothesis)
+    assert bound.confidence is Confidence.HIGH

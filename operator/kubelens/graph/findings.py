@@ -259,6 +259,18 @@ def _unscheduled(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
             meaning="the scheduler waits for the pod's claims to bind",
         )
         return
+    placed = _volume_placement(scope, claims, message)
+    if placed:
+        _note(
+            scope,
+            ref,
+            "Unschedulable",
+            f"cannot be scheduled: {short(message, 300)}; {placed}",
+            conclusive=True,
+            implicates=claims,
+            meaning=f"the pod must run where its volume can be: {placed}",
+        )
+        return
     constrained = any(c in message for c in SCHEDULING_CONSTRAINTS)
     _note(
         scope,
@@ -270,6 +282,68 @@ def _unscheduled(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
         if constrained
         else "the scheduler found no node for it",
     )
+
+
+def _volume_placement(scope: Scope, claims: tuple[Ref, ...], message: str) -> str:
+    """Where the pod's volumes may be (a bound volume's nodeAffinity, or its class's
+    allowedTopologies), when no schedulable node is there: why the scheduler says the
+    volumes cannot bind or conflict with every node's affinity."""
+    if "persistent volumes to bind" not in message and "volume node affinity" not in message:
+        return ""
+    nodes = scope.objects("Node")
+    for claim in claims:
+        for where, key, values in _volume_zones(scope, claim):
+            there = [(r, n) for r, n in nodes if section(meta(n), "labels").get(key) in values]
+            usable = [r for r, n in there if not section(n, "spec").get("unschedulable")]
+            wanted = f"{key} in {', '.join(values)}"
+            if not there:
+                present = sorted({str(section(meta(n), "labels").get(key)) for _, n in nodes})
+                return (
+                    f"{where} allows only {wanted}, and no node is there (nodes: "
+                    f"{', '.join(present)})"
+                )
+            if not usable:
+                return (
+                    f"{where} allows only {wanted}, and every node there is cordoned "
+                    f"(unschedulable: {', '.join(sorted(r.name for r, _ in there))})"
+                )
+    return ""
+
+
+def _volume_zones(scope: Scope, claim: Ref) -> list[tuple[str, str, list[str]]]:
+    """(what says it, label key, allowed values): a bound claim's volume nodeAffinity, an
+    unbound one's StorageClass allowedTopologies."""
+    graph = scope.graph
+    bound = [e.target for e in graph.out(claim) if e.relation is Relation.BOUND_TO]
+    out: list[tuple[str, str, list[str]]] = []
+    for volume in bound:
+        required = section(
+            section(section(graph.objects.get(volume) or {}, "spec"), "nodeAffinity"), "required"
+        )
+        out += [
+            (
+                f"volume {volume.name} of claim {claim.name}",
+                str(x.get("key")),
+                list(x.get("values") or []),
+            )
+            for term in items(required, "nodeSelectorTerms")
+            for x in items(term, "matchExpressions")
+            if x.get("operator") == "In"
+        ]
+    classes = (
+        [] if bound else [e.target for e in graph.out(claim) if e.relation is Relation.USES_CLASS]
+    )
+    out += [
+        (
+            f"StorageClass {c.name} of claim {claim.name} (allowedTopologies)",
+            str(x.get("key")),
+            list(x.get("values") or []),
+        )
+        for c in classes
+        for term in items(graph.objects.get(c) or {}, "allowedTopologies")
+        for x in items(term, "matchLabelExpressions")
+    ]
+    return out
 
 
 def _container(
