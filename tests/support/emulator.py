@@ -215,6 +215,8 @@ def _builtin_resources() -> list[Resource]:
           "horizontalpodautoscaler", ("hpa",), ("all",), status),
         r("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, "storageclass",
           ("sc",)),
+        r("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True,
+          "poddisruptionbudget", ("pdb",), (), status),
         r("events.k8s.io", "v1", "events", "Event", True, "event", ("ev",),
           field_labels=new_event_fields, storage_group=""),
         r("coordination.k8s.io", "v1", "leases", "Lease", True, "lease"),

@@ -1062,3 +1062,26 @@ def test_a_pod_whose_volume_may_only_be_where_no_usable_node_is_says_where() -> 
     assert ("volume pv-1 of claim data-db-0 allows only topology.kubernetes.io/zone in c, and "
             "every node there is cordoned (unschedulable: node-c)" in bound.root_cause_hypothesis)
     assert bound.confidence is Confidence.HIGH
+
+
+def test_a_disruption_budget_spent_by_a_pod_that_is_down_names_that_pod() -> None:
+    budget = {"kind": "PodDisruptionBudget", "metadata": meta("db"),
+              "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "db"}}},
+              "status": {"disruptionsAllowed": 0, "currentHealthy": 2, "desiredHealthy": 2,
+                         "expectedPods": 3}}
+    down = pod("db-2", ("StatefulSet", "db"), labels={"app": "db"}, phase="Pending", ready=False,
+               node=None)
+    members = [pod(f"db-{i}", ("StatefulSet", "db"), labels={"app": "db"}) for i in (0, 1)]
+    source = StaticSource.from_objects([
+        node(), budget, down, *members,
+        {"kind": "StatefulSet", "metadata": meta("db"), "spec": {"replicas": 3},
+         "status": {"replicas": 3, "readyReplicas": 2}},
+        warning("Pod", "db-2", "FailedScheduling", "0/3 nodes are available: 3 Insufficient cpu."),
+    ])
+    insights = analyze([], [], context("kubectl drain loops: Cannot evict pod db-0"),
+                       cluster=source)
+    told = " ".join(i.summary for i in insights)
+    assert "PodDisruptionBudget shop/db" in told and "db-2" in told
+    budget["status"] |= {"disruptionsAllowed": 1, "currentHealthy": 3}
+    healthy = build_graph(StaticSource.from_objects([node(), budget, *members]), "shop")
+    assert "BudgetSpent" not in str(healthy.findings)

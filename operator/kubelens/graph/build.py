@@ -43,6 +43,7 @@ NAMESPACED = (
     "Job",
     "CronJob",
     "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
     "Event",
 )
 CLUSTER_SCOPED = ("Node", "PersistentVolume", "StorageClass")
@@ -158,6 +159,8 @@ def _link_all(scope: Scope) -> None:
             _link_claim(graph, ref, obj)
         elif ref.kind == "Service":
             _link_service(scope, ref, obj)
+        elif ref.kind == "PodDisruptionBudget":
+            _link_budget(scope, ref, obj)
         elif ref.kind == "Node":
             _link_attached_volumes(graph, ref, obj)
         elif ref.kind == "HorizontalPodAutoscaler":
@@ -338,6 +341,19 @@ def _link_service(scope: Scope, ref: Ref, service: Mapping[str, Any]) -> None:
             labels.get(k) == v for k, v in selector.items()
         ):
             scope.graph.link(ref, Relation.BACKED_BY, pod_ref, "spec.selector")
+
+
+def _link_budget(scope: Scope, ref: Ref, budget: Mapping[str, Any]) -> None:
+    """A PodDisruptionBudget protects the pods its selector's matchLabels select."""
+    selector = section(section(section(budget, "spec"), "selector"), "matchLabels")
+    if not selector:
+        return
+    for pod_ref, pod in scope.objects("Pod"):
+        labels = section(meta(pod), "labels")
+        if pod_ref.namespace == ref.namespace and all(
+            labels.get(k) == v for k, v in selector.items()
+        ):
+            scope.graph.link(ref, Relation.PROTECTS, pod_ref, "spec.selector")
 
 
 def _clock(scope: Scope) -> datetime | None:

@@ -31,6 +31,7 @@ SYMPTOM_KINDS = (
     "Service",
     "PersistentVolumeClaim",
     "Pod",
+    "PodDisruptionBudget",
 )
 MAX_DEPTH = 8
 

@@ -1144,6 +1144,30 @@ def _at_cpu_limit(workload: Mapping[str, Any] | None, hpa: Mapping[str, Any]) ->
     return ""
 
 
+def _budget(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
+    """A PodDisruptionBudget spent by pods that are not healthy: it refuses every
+    voluntary eviction (a drain, an autoscaler's scale-down) until they are."""
+    status = section(obj, "status")
+    allowed = int(status.get("disruptionsAllowed") or 0)
+    healthy = int(status.get("currentHealthy") or 0)
+    expected = int(status.get("expectedPods") or 0)
+    if allowed or healthy >= expected:
+        return
+    protected = [e.target for e in scope.graph.out(ref) if e.relation is Relation.PROTECTS]
+    down = tuple(p for p in protected if not _pod_ready(scope.graph.objects.get(p)))
+    _note(
+        scope,
+        ref,
+        "BudgetSpent",
+        f"allows no disruption: {healthy} of {expected} pods healthy (needs "
+        f"{status.get('desiredHealthy')})"
+        + (f"; not healthy: {', '.join(p.name for p in down)}" if down else ""),
+        implicates=down,
+        meaning="the disruption budget is used up by pods that are down, so the API server "
+        "refuses to evict any other (kubectl drain loops on 'Cannot evict pod')",
+    )
+
+
 def _node(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     ready = condition(obj, "Ready") or {}
     if ready.get("status") in ("False", "Unknown"):
@@ -1203,5 +1227,6 @@ _FINDERS = {
     "PersistentVolumeClaim": _claim,
     "Service": _service,
     "HorizontalPodAutoscaler": _hpa,
+    "PodDisruptionBudget": _budget,
     "Node": _node,
 }

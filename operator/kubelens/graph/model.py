@@ -54,6 +54,7 @@ class Relation(StrEnum):
     BACKED_BY = "is backed by"  # Service → Pod (its endpoints)
     CONSUMED_BY = "has its capacity used by"  # Node → the pod using a shared resource
     ATTACHED_TO = "is attached to"  # PV → the Node its disk is attached to (volumesAttached)
+    PROTECTS = "protects"  # PodDisruptionBudget → the pods its selector selects
 
 
 #: Relations a symptom is explained through, in the order a walk prefers them.

@@ -77,6 +77,7 @@ KINDS: dict[str, KindInfo] = {
     "EndpointSlice": KindInfo("discovery.k8s.io", "v1", "endpointslices", True),
     "HorizontalPodAutoscaler": KindInfo("autoscaling", "v2", "horizontalpodautoscalers", True),
     "StorageClass": KindInfo("storage.k8s.io", "v1", "storageclasses", False),
+    "PodDisruptionBudget": KindInfo("policy", "v1", "poddisruptionbudgets", True),
 }
 
 
