@@ -49,7 +49,9 @@ NAMESPACED_KINDS = (
     "DaemonSet",
     "ReplicaSet",
     "Job",
+    "CronJob",
     "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
 )
 CLUSTER_KINDS = ("Node", "StorageClass", "PersistentVolume")
 #: Log lines kept per container and run.
