@@ -331,21 +331,17 @@ def _link_attached_volumes(graph: Graph, ref: Ref, node: Mapping[str, Any]) -> N
 
 
 def _link_service(scope: Scope, ref: Ref, service: Mapping[str, Any]) -> None:
-
-    selector = section(section(service, "spec"), "selector")
-    if not selector:
-        return
-    for pod_ref, pod in scope.objects("Pod"):
-        labels = section(meta(pod), "labels")
-        if pod_ref.namespace == ref.namespace and all(
-            labels.get(k) == v for k, v in selector.items()
-        ):
-            scope.graph.link(ref, Relation.BACKED_BY, pod_ref, "spec.selector")
+    """A Service is backed by the pods its selector selects."""
+    _link_selected(scope, ref, section(section(service, "spec"), "selector"), Relation.BACKED_BY)
 
 
 def _link_budget(scope: Scope, ref: Ref, budget: Mapping[str, Any]) -> None:
     """A PodDisruptionBudget protects the pods its selector's matchLabels select."""
     selector = section(section(section(budget, "spec"), "selector"), "matchLabels")
+    _link_selected(scope, ref, selector, Relation.PROTECTS)
+
+
+def _link_selected(scope: Scope, ref: Ref, selector: Mapping[str, Any], relation: Relation) -> None:
     if not selector:
         return
     for pod_ref, pod in scope.objects("Pod"):
@@ -353,7 +349,7 @@ def _link_budget(scope: Scope, ref: Ref, budget: Mapping[str, Any]) -> None:
         if pod_ref.namespace == ref.namespace and all(
             labels.get(k) == v for k, v in selector.items()
         ):
-            scope.graph.link(ref, Relation.PROTECTS, pod_ref, "spec.selector")
+            scope.graph.link(ref, relation, pod_ref, "spec.selector")
 
 
 def _clock(scope: Scope) -> datetime | None:
