@@ -1085,3 +1085,56 @@ def test_a_disruption_budget_spent_by_a_pod_that_is_down_names_that_pod() -> Non
     budget["status"] |= {"disruptionsAllowed": 1, "currentHealthy": 3}
     healthy = build_graph(StaticSource.from_objects([node(), budget, *members]), "shop")
     assert "BudgetSpent" not in str(healthy.findings)
+
+
+def test_a_startup_probe_shorter_than_the_boot_is_the_cause() -> None:
+    probe = {"httpGet": {"path": "/ready", "port": 8080}, "failureThreshold": 6,
+             "periodSeconds": 10}
+    booting = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), ready=False,
+                  container={"name": "app", "image": "api:2", "startupProbe": probe},
+                  status={"name": "app", "ready": False, "restartCount": 4,
+                          "state": {"running": {"startedAt": EARLIER}},
+                          "lastState": {"terminated": {
+                              "reason": "Error", "exitCode": 143,
+                              "startedAt": "2026-11-18T13:17:59Z",
+                              "finishedAt": "2026-11-18T13:19:01Z"}}})
+    source = StaticSource.from_objects([
+        node(), deployment("api", 1, 0), replicaset("api-7d9f", "api", 1, 0), booting,
+        warning("Pod", "api-7d9f-x2x9q", "Unhealthy",
+                "Startup probe failed: Get http://10.0.0.5:8080/ready: connection refused"),
+    ])
+    [insight] = analyze([], [], context("api never becomes ready"), cluster=source)
+    assert "the startup probe allows 60 s" in insight.root_cause_hypothesis
+    assert "killed after 62 s" in insight.root_cause_hypothesis
+
+
+def test_container_config_errors_and_read_only_filesystems_say_what_they_are() -> None:
+    from kubelens.graph.signatures import classify
+
+    assert getattr(classify('mkdir() "/var/cache/nginx" failed (30: Read-only file system)'),
+                   "code", None) == "read_only_filesystem"
+    refused = pod("api-1", ("ReplicaSet", "api-7d9f"), ready=False, status={
+        "name": "app", "ready": False, "restartCount": 0, "state": {"waiting": {
+            "reason": "CreateContainerConfigError",
+            "message": "container has runAsNonRoot and image will run as root"}}})
+    source = StaticSource.from_objects([node(), deployment("api", 1, 0),
+                                        replicaset("api-7d9f", "api", 1, 0), refused])
+    [insight] = analyze([], [], context("api does not start"), cluster=source)
+    assert "requires a non-root user (runAsNonRoot)" in insight.root_cause_hypothesis
+
+
+def test_a_memory_backed_emptydir_is_named_in_an_oom_kill_at_the_limit() -> None:
+    container = {"name": "app", "image": "app:1",
+                 "resources": {"limits": {"memory": "1Gi"}},
+                 "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}
+    killed = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), ready=False, container=container,
+                 status={"name": "app", "ready": False, "restartCount": 3,
+                         "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                         "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137,
+                                                      "finishedAt": EARLIER}}})
+    killed["spec"]["volumes"] = [{"name": "scratch", "emptyDir": {"medium": "Memory"}}]
+    source = StaticSource.from_objects([node(), deployment("api", 1, 0),
+                                        replicaset("api-7d9f", "api", 1, 0), killed])
+    [insight] = analyze([], [], context("api restarts"), cluster=source)
+    assert ("the files it writes under /scratch (emptyDir scratch, medium Memory, no sizeLimit) "
+            "count against its memory limit (1Gi)") in insight.root_cause_hypothesis

@@ -422,8 +422,31 @@ def _config_error(scope: Scope, ref: Ref, name: str, reason: str, message: str) 
         # a Secret is never read: the kubelet's message is the evidence that it lacks
         conclusive=missing is None or missing["kind"] == "Secret",
         implicates=implicated,
-        meaning="the kubelet cannot build the container from its spec (a referenced "
-        "ConfigMap, Secret or key)",
+        meaning=_config_error_meaning(message),
+    )
+
+
+#: What the kubelet's CreateContainerConfigError says → what it means (else: a reference).
+_CONFIG_ERRORS = (
+    (
+        "runasnonroot",
+        "the pod's securityContext requires a non-root user (runAsNonRoot) and the "
+        "image runs as root or names no numeric user: set runAsUser, or use a non-root image",
+    ),
+    (
+        "non-numeric user",
+        "runAsNonRoot cannot be verified for an image whose user is a name: "
+        "set a numeric runAsUser",
+    ),
+)
+
+
+def _config_error_meaning(message: str) -> str:
+    lowered = message.lower()
+    return next(
+        (meaning for pattern, meaning in _CONFIG_ERRORS if pattern in lowered),
+        "the kubelet cannot build the container from its spec (a referenced ConfigMap, "
+        "Secret or key)",
     )
 
 
@@ -536,6 +559,43 @@ def _heap_cap(container: Mapping[str, Any], limit: float) -> str:
     return ""
 
 
+def _oom_at_limit(name: str, limit: str, heap: str, tmpfs: str) -> str:
+    """Why a container reached its own memory limit: a heap cap above it, files in
+    memory-backed volumes, or (neither seen) its own use."""
+    if heap:
+        return (
+            f"the runtime may grow to {heap}, so container {name} reaches its memory limit "
+            f"({limit}) and the kernel kills it before the runtime's own out-of-memory "
+            "error: the heap setting, not a leak"
+        )
+    if tmpfs:
+        return (
+            f"{tmpfs} count against its memory limit ({limit}) with the process's own "
+            "memory (tmpfs pages are charged to the container's cgroup), and the kernel "
+            "kills it when together they reach the limit"
+        )
+    return f"container {name} used its whole memory limit ({limit}) and the kernel killed it"
+
+
+def _memory_volumes(pod: Mapping[str, Any], container: Mapping[str, Any]) -> str:
+    """The memory-backed emptyDirs (tmpfs) the container mounts: the files written there
+    are charged to its memory cgroup, so they count against its limit."""
+    mounted = {
+        str(m.get("name")): str(m.get("mountPath")) for m in items(container, "volumeMounts")
+    }
+    tmpfs = [
+        f"{mounted[str(v.get('name'))]} (emptyDir {v.get('name')}, medium Memory"
+        + (
+            f", sizeLimit {section(v, 'emptyDir')['sizeLimit']})"
+            if section(v, "emptyDir").get("sizeLimit")
+            else ", no sizeLimit)"
+        )
+        for v in items(section(pod, "spec"), "volumes")
+        if section(v, "emptyDir").get("medium") == "Memory" and str(v.get("name")) in mounted
+    ]
+    return f"the files it writes under {', '.join(tmpfs)}" if tmpfs else ""
+
+
 def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -> None:
     spec = container_specs(pod).get(name) or {}
     limit = section(section(spec, "resources"), "limits").get("memory")
@@ -546,19 +606,14 @@ def _oom(scope: Scope, ref: Ref, pod: Mapping[str, Any], name: str, text: str) -
     )
     if limit and not node_short:
         heap = _heap_cap(spec, parse_quantity(limit) or 0)
+        tmpfs = _memory_volumes(pod, spec)
         _note(
             scope,
             ref,
             "OOMKilled",
-            f"{text}; memory limit {limit}" + (f"; {heap}" if heap else ""),
+            f"{text}; memory limit {limit}" + "".join(f"; {x}" for x in (heap, tmpfs) if x),
             conclusive=True,
-            meaning=(
-                f"the runtime may grow to {heap}, so container {name} reaches its memory limit "
-                f"({limit}) and the kernel kills it before the runtime's own out-of-memory "
-                "error: the heap setting, not a leak"
-            )
-            if heap
-            else f"container {name} used its whole memory limit ({limit}) and the kernel killed it",
+            meaning=_oom_at_limit(name, str(limit), heap, tmpfs),
         )
         return
     _note(
@@ -679,13 +734,15 @@ def _probe_failures(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> None:
         for e in _warnings(scope, ref, "Unhealthy")
         if "probe failed" in str(e.get("message")).lower()
     ]
-    for kind in ("Liveness", "Readiness"):
+    for kind in ("Startup", "Liveness", "Readiness"):
         mine = [e for e in failed if str(e.get("message")).startswith(kind)]
         if mine and _probe_matters(pod, kind):
             _probe_finding(scope, ref, pod, kind, mine[-1])
 
 
 def _probe_matters(pod: Mapping[str, Any], kind: str) -> bool:
+    if kind == "Startup":
+        return (condition(pod, "Ready") or {}).get("status") != "True"
     if kind == "Readiness":
         # Ready again: it failed a check or two and is serving.
         return (condition(pod, "Ready") or {}).get("status") != "True"
@@ -703,7 +760,11 @@ def _probe_finding(
         if probe
         else ""
     )
-    mismatch = _probe_port_mismatch(pod, probe, message) or _probe_path_refused(probe, message)
+    mismatch = (
+        _startup_budget(pod, probe, kind)
+        or _probe_port_mismatch(pod, probe, message)
+        or _probe_path_refused(probe, message)
+    )
     _note(
         scope,
         ref,
@@ -718,6 +779,31 @@ def _probe_finding(
             else "the container's health endpoint reports a failure"
         ),
     )
+
+
+def _startup_budget(pod: Mapping[str, Any], probe: Mapping[str, Any], kind: str) -> str:
+    """A startup probe's whole allowance (initialDelaySeconds + failureThreshold *
+    periodSeconds) shorter than the container's runs last before it is killed: the app
+    needs longer to start than the probe gives it."""
+    if kind != "Startup" or not probe:
+        return ""
+    from kubelens.graph.build import parse_time
+
+    budget = int(probe.get("initialDelaySeconds", 0)) + int(probe.get("failureThreshold", 3)) * int(
+        probe.get("periodSeconds", 10)
+    )
+    for status in container_statuses(pod):
+        last = section(section(status, "lastState"), "terminated")
+        started, finished = parse_time(last.get("startedAt")), parse_time(last.get("finishedAt"))
+        if started and finished and int(status.get("restartCount") or 0) > 0:
+            ran = (finished - started).total_seconds()
+            if ran >= budget * 0.9:
+                return (
+                    f"the startup probe allows {budget} s (initialDelaySeconds + failureThreshold "
+                    f"* periodSeconds) and the container is killed after {ran:.0f} s: it needs "
+                    "longer to start than the probe gives it"
+                )
+    return ""
 
 
 #: HTTP answers that say the server is up and the probe asks for something it does not

@@ -31,6 +31,10 @@ _CLUSTER_NAME = re.compile(r"\b[a-z0-9-]{1,63}\.([a-z0-9-]{1,63})\.svc(?:\.clust
 #: What a capacity signature points at on the pod's own node.
 _NODE_RESOURCES = frozenset({"pids", "memory", "files", "disk"})
 _STATED_CODES = frozenset({"exec_not_found", "permission_denied"})
+#: What a serving pod's log does not make a cause of: its own program and configuration
+#: (a Ready pod whose configuration were broken would not be serving: a request's missing
+#: file or key is the request's).
+_OWN = frozenset({"self", "config"})
 #: What a line states as the reason by itself (the peer's data, a Secret, a certificate,
 #: the process's own limit): no further hop is needed.
 _STATED = frozenset({"schema", "credentials", "tls", "nofile", "config"})
@@ -81,7 +85,7 @@ def _error_lines(
 ) -> list[str]:
     """Classify each container's log; note one finding per signature (newest line). A pod
     that looks healthy but that the question names fails by errors that point somewhere
-    (a peer, a capacity, its configuration), not by a generic stack trace."""
+    (a peer, a capacity), not by a stack trace or a request's missing file or key."""
 
     seen: dict[str, tuple[Signature, str, str]] = {}
     for status in container_statuses(pod):
@@ -90,7 +94,9 @@ def _error_lines(
         for text in _read(scope, ref, container, previous):
             for line in text.splitlines():
                 signature = classify(line)
-                if signature is not None and (not pointing_only or signature.implicates != "self"):
+                if signature is not None and (
+                    not pointing_only or signature.implicates not in _OWN
+                ):
                     seen[signature.code] = (signature, container, _quote(line))
     ranked = sorted(seen.values(), key=lambda entry: _rank(entry[0]))[:PER_POD]
     for signature, container, line in ranked:

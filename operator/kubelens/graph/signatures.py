@@ -137,6 +137,14 @@ CATALOGUE: tuple[Signature, ...] = (
         "it reads",
     ),
     Signature(
+        "read_only_filesystem",
+        re.compile(r"(?i)read-only file system|\bEROFS\b|\(30: "),
+        "config",
+        "the program writes where the container's filesystem is read-only "
+        "(securityContext.readOnlyRootFilesystem or a readOnly mount): it needs a writable "
+        "volume (an emptyDir) at that path",
+    ),
+    Signature(
         "no_such_file",
         re.compile(r"(?i)no such file or directory|\bENOENT\b|FileNotFoundError"),
         "config",

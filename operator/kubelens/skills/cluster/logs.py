@@ -81,6 +81,7 @@ ERROR_PATTERNS: dict[str, re.Pattern[str]] = {
     # logfmt), whatever it says.
     "error": re.compile(
         r"(?:^|[\s\[|])(?:ERROR|FAILED|CRITICAL|SEVERE)(?:[\s:\]|]|$)"
+        r"|\[(?:emerg|alert|crit|error)\]"
         r"|(?i:\"(?:level|severity|lvl)\"\s*:\s*\"error\")|(?i:\b(?:level|lvl)=error\b)"
     ),
 }
