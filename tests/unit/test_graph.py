@@ -1138,3 +1138,15 @@ def test_a_memory_backed_emptydir_is_named_in_an_oom_kill_at_the_limit() -> None
     [insight] = analyze([], [], context("api restarts"), cluster=source)
     assert ("the files it writes under /scratch (emptyDir scratch, medium Memory, no sizeLimit) "
             "count against its memory limit (1Gi)") in insight.root_cause_hypothesis
+
+
+def test_a_log_entry_keeps_the_indented_lines_that_say_its_reason() -> None:
+    from kubelens.graph.logs import _entries
+
+    text = ("[main.go:59] invalid configuration:\n"
+            "  cookie_secret must be 16, 24, or 32 bytes, but is 44 bytes\n"
+            "next entry\n\n  stray indented line after a blank\n")
+    assert _entries(text) == [
+        "[main.go:59] invalid configuration: cookie_secret must be 16, 24, or 32 bytes, "
+        "but is 44 bytes",
+        "next entry", "", "  stray indented line after a blank"]

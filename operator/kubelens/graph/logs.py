@@ -92,7 +92,7 @@ def _error_lines(
         container = str(status.get("name"))
         previous = int(status.get("restartCount") or 0) > 0
         for text in _read(scope, ref, container, previous):
-            for line in text.splitlines():
+            for line in _entries(text):
                 signature = classify(line)
                 if signature is not None and (
                     not pointing_only or signature.implicates not in _OWN
@@ -102,6 +102,18 @@ def _error_lines(
     for signature, container, line in ranked:
         _note(scope, ref, pod, signature, container, line)
     return [line for _, _, line in ranked]
+
+
+def _entries(text: str) -> list[str]:
+    """Log entries: a line with the indented lines under it ("invalid configuration:" and
+    its reason on the next line, a stack trace's frames), as one."""
+    entries: list[str] = []
+    for line in text.splitlines():
+        if entries and line[:1] in (" ", "\t") and line.strip() and len(entries[-1]) < LINE_CAP:
+            entries[-1] += " " + line.strip()
+        else:
+            entries.append(line)
+    return entries
 
 
 def _rank(signature: Signature) -> int:
