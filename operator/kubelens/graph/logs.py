@@ -109,7 +109,8 @@ def _entries(text: str) -> list[str]:
     its reason on the next line, a stack trace's frames), as one."""
     entries: list[str] = []
     for line in text.splitlines():
-        if entries and line[:1] in (" ", "\t") and line.strip() and len(entries[-1]) < LINE_CAP:
+        under = entries and entries[-1].strip() and line[:1] in (" ", "\t") and line.strip()
+        if under and len(entries[-1]) < LINE_CAP:
             entries[-1] += " " + line.strip()
         else:
             entries.append(line)
