@@ -1150,3 +1150,25 @@ def test_a_log_entry_keeps_the_indented_lines_that_say_its_reason() -> None:
         "[main.go:59] invalid configuration: cookie_secret must be 16, 24, or 32 bytes, "
         "but is 44 bytes",
         "next entry", "", "  stray indented line after a blank"]
+
+
+def tls_client(line: str) -> list[Any]:
+    """api (configured with DB_HOST=postgres) crash-loops logging ``line``."""
+    api = pod("api-7d9f-x2x9q", ("ReplicaSet", "api-7d9f"), labels={"app": "api"}, ready=False,
+              container={"name": "app", "image": "api:2",
+                         "env": [{"name": "DB_HOST", "value": "postgres"}]},
+              status=crash_looping(9, 1))
+    database = pod("postgres-0", ("StatefulSet", "postgres"), labels={"app": "postgres"})
+    source = StaticSource.from_objects(
+        [node(), deployment("api", 1, 0), replicaset("api-7d9f", "api", 1, 0), api,
+         service("postgres", {"app": "postgres"}, ip="10.100.0.7"), database],
+        logs={("shop", "api-7d9f-x2x9q", "app", True): line + "\n"})
+    return analyze([], [], context("api is down"), cluster=source)
+
+
+def test_a_certificate_the_client_cannot_verify_is_the_peers() -> None:
+    [expired] = tls_client("FATAL cannot open pool: tls error (x509: certificate has expired)")
+    assert "because Service shop/postgres: the certificate it serves fails verification" \
+        in expired.summary
+    [refused] = tls_client("FATAL connect: remote error: tls: bad certificate")
+    assert "Service shop/postgres: the certificate" not in refused.summary

@@ -150,6 +150,11 @@ def _note(
 ) -> None:
     implicated = _implicated(scope, ref, pod, signature, line)
     conclusive = signature.implicates in _STATED or signature.code in _STATED_CODES
+    if signature.code == "tls" and implicated and _PEER_CERTIFICATE.search(line):
+        # The client could not verify what the peer presented: the peer's certificate.
+        conclusive = False
+        for peer in implicated:
+            _peer_certificate(scope, peer, ref, line)
     scope.graph.note(
         Finding(
             ref=ref,
@@ -158,6 +163,29 @@ def _note(
             conclusive=conclusive,
             implicates=tuple(implicated),
             meaning=signature.meaning,
+        )
+    )
+
+
+#: A client's verification of the certificate its peer presented failed (not "remote
+#: error: tls: …", which is the peer refusing the client's own).
+_PEER_CERTIFICATE = re.compile(
+    r"(?i)certificate (?:has expired|is not yet valid|is valid for|signed by unknown)"
+    r"|x509: certificate|CERTIFICATE_VERIFY_FAILED"
+)
+
+
+def _peer_certificate(scope: Scope, peer: Ref, client: Ref, line: str) -> None:
+    scope.graph.note(
+        Finding(
+            ref=peer,
+            code="tls:certificate",
+            text=f"the certificate it serves fails verification, as {client.name} reports: "
+            f'"{line}"',
+            conclusive=True,
+            meaning="the certificate this peer presents is expired, not yet valid, for another "
+            "name or from an unknown issuer: renew or replace it where the peer mounts it "
+            "(ready endpoints say nothing of a certificate)",
         )
     )
 
@@ -176,7 +204,7 @@ def _implicated(
             if target is not None and target not in found:
                 found.append(target)
                 graph.link(ref, Relation.CALLS, target, f"log: {signature.code}")
-    if kind in ("host", "schema") and not found:
+    if kind in ("host", "schema", "tls", "credentials") and not found:
         # A peer's error that names no host ("canceling statement due to statement
         # timeout") points at the peers the pod is configured to call.
         found += [e.target for e in graph.out(ref) if e.relation is Relation.CALLS]
