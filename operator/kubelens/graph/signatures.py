@@ -84,6 +84,16 @@ CATALOGUE: tuple[Signature, ...] = (
         "nothing accepts connections at the peer's address: it is down, not ready or not listening",
     ),
     Signature(
+        "connection_limit",
+        re.compile(
+            r"(?i)too many (?:clients|connections)|remaining connection slots are reserved"
+            r"|max_user_connections|connection limit exceeded"
+        ),
+        "host",
+        "the peer refuses new connections: its connection limit (max_connections) is used up, "
+        "by every client replica's pool together",
+    ),
+    Signature(
         "timeout",
         ERROR_PATTERNS["timeout"],
         "host",
