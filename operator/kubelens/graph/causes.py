@@ -275,11 +275,9 @@ def _healthy(relation: Relation, target: Ref, obj: Mapping[str, Any]) -> str | N
     a finding: a claim waiting for its first consumer is not Bound)."""
     if relation is Relation.RUNS_ON:
         ready = (condition(obj, "Ready") or {}).get("status") == "True"
-        healthy, text = (
-            ready and not pressures(obj),
-            "is Ready with no memory, disk or PID pressure",
-        )
-        return f"node {target.name} {text}" if healthy else None
+        if not ready or pressures(obj):
+            return None
+        return f"node {target.name} is Ready with no memory, disk or PID pressure"
     if relation in (Relation.CALLS, Relation.RESOLVES_VIA):
         return f"Service {target.namespace}/{target.name} has ready endpoints"
     bound = section(obj, "status").get("phase") == "Bound"

@@ -80,13 +80,17 @@ def find_all(scope: Scope) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _recent(graph: Graph, stamp: Any) -> bool:
+def _age(graph: Graph, stamp: Any) -> timedelta | None:
+    """How long before the graph's clock ``stamp`` was (None: no stamp, or no clock)."""
     from kubelens.graph.build import parse_time
 
     when = parse_time(stamp)
-    if when is None or graph.now is None:
-        return True
-    return graph.now - when <= RECENT
+    return None if when is None or graph.now is None else graph.now - when
+
+
+def _recent(graph: Graph, stamp: Any) -> bool:
+    age = _age(graph, stamp)
+    return age is None or age <= RECENT
 
 
 #: How long a pod may be not Ready after a change before that counts (start-up, a rollout).
@@ -111,11 +115,8 @@ def _job_is(scope: Scope, pod: Ref, state: str) -> bool:
 
 
 def _settled(graph: Graph, stamp: Any) -> bool:
-
-    from kubelens.graph.build import parse_time
-
-    when = parse_time(stamp)
-    return when is None or graph.now is None or graph.now - when >= SETTLE
+    age = _age(graph, stamp)
+    return age is None or age >= SETTLE
 
 
 def _pods_failing(scope: Scope, ref: Ref) -> bool:
@@ -182,15 +183,11 @@ def _held_by_finalizers(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> bool:
     """Deleted, its grace period long over, and still there: the finalizers on it wait for
     a controller that has not removed them. A StatefulSet cannot recreate a pod under the
     same name while the old object exists."""
-    from kubelens.graph.build import parse_time
-
     metadata = section(pod, "metadata")
-    deleted = parse_time(metadata.get("deletionTimestamp"))
+    since = _age(scope.graph, metadata.get("deletionTimestamp"))
     finalizers = [str(f) for f in metadata.get("finalizers") or []]
-    if deleted is None or not finalizers or scope.graph.now is None:
-        return False
     grace = timedelta(seconds=int(metadata.get("deletionGracePeriodSeconds") or 0))
-    if scope.graph.now - deleted < grace + SETTLE:
+    if since is None or not finalizers or since < grace + SETTLE:
         return False
     _note(
         scope,
@@ -209,11 +206,9 @@ def _eviction_is_history(scope: Scope, ref: Ref, pod: Mapping[str, Any]) -> bool
     """The kubelet leaves an evicted pod in phase Failed until pod GC removes it, and its
     controller replaces it at once. The eviction is history when it has settled, its
     node no longer reports a resource short, and the controller has its replicas again."""
-    from kubelens.graph.build import parse_time
-
     evicted = condition(pod, "DisruptionTarget") or condition(pod, "Ready") or {}
-    when = parse_time(evicted.get("lastTransitionTime"))
-    if when is None or scope.graph.now is None or scope.graph.now - when < SETTLE:
+    since = _age(scope.graph, evicted.get("lastTransitionTime"))
+    if since is None or since < SETTLE:
         return False
     node = scope.graph.objects.get(Ref("Node", None, str(section(pod, "spec").get("nodeName"))))
     if node and pressures(node):
@@ -671,11 +666,7 @@ def _mounted_elsewhere(
     graph: Graph, ref: Ref, claims: tuple[Ref, ...]
 ) -> tuple[Ref | None, set[str]]:
     """This pod's node, and the other nodes where Running pods mount one of ``claims``."""
-
-    def node_of(pod: Ref) -> Ref | None:
-        return next((e.target for e in graph.out(pod) if e.relation is Relation.RUNS_ON), None)
-
-    own = node_of(ref)
+    own = graph.node_of(ref)
     elsewhere = {
         node.name
         for claim in claims
@@ -683,7 +674,7 @@ def _mounted_elsewhere(
         if e.relation is Relation.MOUNTS
         and e.source != ref
         and section(graph.objects.get(e.source) or {}, "status").get("phase") == "Running"
-        and (node := node_of(e.source)) is not None
+        and (node := graph.node_of(e.source)) is not None
         and node != own
     }
     return own, elsewhere
@@ -692,7 +683,7 @@ def _mounted_elsewhere(
 def _multi_attach(scope: Scope, ref: Ref, message: str, claims: tuple[Ref, ...]) -> None:
     """A ReadWriteOnce disk still attached elsewhere: the node holding it is the culprit."""
     graph = scope.graph
-    own_node = next((e.target for e in graph.out(ref) if e.relation is Relation.RUNS_ON), None)
+    own_node = graph.node_of(ref)
     volumes = [e.target for c in claims for e in graph.out(c) if e.relation is Relation.BOUND_TO]
     holders = tuple(
         e.target
@@ -943,16 +934,13 @@ def _cronjob(scope: Scope, ref: Ref, obj: Mapping[str, Any]) -> None:
     """A CronJob fails through its Jobs (OWNS edges), and by not running: under
     concurrencyPolicy Forbid a Job that never finishes makes the controller skip every
     schedule after it."""
-    from kubelens.graph.build import parse_time
-
     spec, status = section(obj, "spec"), section(obj, "status")
     period = cron_period(str(spec.get("schedule") or ""))
-    last = parse_time(status.get("lastScheduleTime"))
+    since = _age(scope.graph, status.get("lastScheduleTime"))
     active = [str(a.get("name")) for a in items(status, "active") if a.get("name")]
-    now = scope.graph.now
     if spec.get("suspend") or spec.get("concurrencyPolicy") != "Forbid" or not active:
         return
-    if period is None or last is None or now is None or now - last < 2 * period:
+    if period is None or since is None or since < 2 * period:
         return
     job = Ref("Job", ref.namespace, active[0])
     started = section(scope.graph.objects.get(job) or {}, "status").get("startTime") or "?"

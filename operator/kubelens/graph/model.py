@@ -144,6 +144,10 @@ class Graph:
         """The controller that owns ``ref`` (a pod's ReplicaSet, a Job's CronJob)."""
         return next((e.source for e in self.into(ref) if e.relation is Relation.OWNS), None)
 
+    def node_of(self, pod: Ref) -> Ref | None:
+        """The node a pod runs on (its RUNS_ON edge)."""
+        return next((e.target for e in self.out(pod) if e.relation is Relation.RUNS_ON), None)
+
     def workload(self, ref: Ref) -> Ref:
         """The top of ``ref``'s owner chain (a pod's Deployment), or ``ref`` itself."""
         seen = {ref}
